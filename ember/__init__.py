@@ -1,0 +1,51 @@
+"""ember: PyTorch's design in plain Python on NumPy (CPU) and CuPy (GPU).
+
+`import ember as torch` gives the same names as torch for everything ember covers.
+Import order matters: dtypes and devices, then Tensor, then the op families that
+work on it, then autograd, then the subpackages.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ember._dtype import (bfloat16, bool, can_cast, double, dtype, finfo, float, float16,  # noqa: A004
+                          float32, float64, get_default_dtype, half, iinfo, int, int8, int16,
+                          int32, int64, long, promote_types, set_default_dtype, short, uint8)
+from ember._device import device
+from ember._size import Size
+from ember._tensor import Tensor
+from ember._ops.creation import *  # noqa: F403
+from ember._ops.pointwise import *  # noqa: F403
+from ember._ops.reduction import *  # noqa: F403
+from ember._ops.linalg import *  # noqa: F403
+from ember._ops.shape import *  # noqa: F403
+from ember._ops.indexing import *  # noqa: F403
+from ember.random import (Generator, default_generator, get_rng_state, initial_seed,
+                          manual_seed, seed, set_rng_state)
+from ember import autograd
+from ember.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                                      is_inference_mode_enabled, no_grad, set_grad_enabled)
+from ember import cuda, linalg
+from ember._threads import get_num_threads, set_num_threads
+
+
+def result_type(tensor1, tensor2) -> dtype:
+    """The dtype an op on these two operands produces (torch.result_type)."""
+    from ember._dtype import result_type_of
+    return result_type_of(tensor1, tensor2)
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.dtype.is_floating_point
+
+
+def is_nonzero(input: Tensor) -> bool:
+    return input.__bool__()
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()

@@ -1,0 +1,329 @@
+"""The backward engine: walks the graph from the roots and delivers gradients.
+
+NOTE [ How backward runs ]
+1. Discover: from the roots' grad_fns follow `_edges` and count, for every node,
+   how many edges point at it (`deps`). With `inputs`, only nodes that lie on a
+   path to one of them are executed.
+2. Run: a node is ready when every node that feeds it has run (deps == 0).
+   Among ready nodes the most recently created runs first (torch's order).
+   Each node's incoming gradients wait in `buffers[node][output_nr]`.
+3. For a node: tensor hooks on its outputs, retain_grad, captures for
+   autograd.grad, node pre-hooks, `backward`, node post-hooks. Each returned
+   gradient is reduced to its input's shape (after broadcasting) and cast to
+   its dtype here, in one place, then added into the next node's buffer.
+4. Leaves: AccumulateGrad runs the leaf's hooks, adds into `.grad`, then its
+   post-accumulate hooks. Saved tensors are freed unless retain_graph.
+5. Callbacks queued during the run (DDP's) run at the end, in order.
+Under create_graph=False the whole run is in no-grad mode, so the backward
+formulas (written with ember ops) build no graph.
+"""
+from __future__ import annotations
+
+import heapq
+import threading
+
+from ember._tensor import Tensor, _make
+from ember.autograd.function import _FREED, AccumulateGrad, _anomaly, _edge
+from ember.autograd.grad_mode import _state
+
+__all__ = ["run_backward", "queue_callback"]
+
+
+class _RunState(threading.local):
+    callbacks = None  # list while a backward runs on this thread, else None
+
+
+_run = _RunState()
+
+
+def queue_callback(callback) -> None:
+    """Run `callback()` once the current backward pass has finished."""
+    if _run.callbacks is None:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _run.callbacks.append(callback)
+
+
+def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
+                 inputs=None, allow_unused: bool = False, accumulate: bool = True):
+    """Backpropagate from `tensors`; return the input grads when accumulate is False."""
+    roots = []
+    for i, t in enumerate(tensors):
+        node, nr = _edge(t)
+        if node is None:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not "
+                               "have a grad_fn")
+        roots.append((node, nr, grad_tensors[i]))
+
+    # targets: node -> [(output_nr, position in inputs, tensor)]
+    targets = None
+    if inputs is not None:
+        targets = {}
+        for pos, t in enumerate(inputs):
+            node, nr = (t.grad_fn, t._output_nr) if t.grad_fn is not None else (
+                t._grad_accumulator(), 0)
+            targets.setdefault(node, []).append((nr, pos, t))
+
+    deps, parents = _discover([r[0] for r in roots], targets is not None)
+    execute = None if targets is None else _ancestors(targets, parents)
+
+    prev_mode = _state.enabled
+    prev_callbacks = _run.callbacks
+    _state.enabled = create_graph
+    _run.callbacks = []
+    results = [None] * len(inputs) if inputs is not None else None
+    try:
+        _execute(roots, deps, targets, execute, results, retain_graph, create_graph, accumulate)
+        callbacks = _run.callbacks
+        i = 0
+        while i < len(callbacks):  # a callback may queue more callbacks
+            callbacks[i]()
+            i += 1
+    finally:
+        _state.enabled = prev_mode
+        _run.callbacks = prev_callbacks
+    if not accumulate:
+        for pos, g in enumerate(results):
+            if g is None and not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+        return tuple(results)
+    return None
+
+
+def _discover(root_nodes, want_parents: bool):
+    """Count incoming edges per reachable node (and map children to parents if asked)."""
+    deps = {}
+    parents = {} if want_parents else None
+    seen = set(root_nodes)
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        for _, child, _, _, _ in getattr(node, "_edges", ()):
+            if child is None:
+                continue
+            deps[child] = deps.get(child, 0) + 1
+            if want_parents:
+                parents.setdefault(child, []).append(node)
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return deps, parents
+
+
+def _ancestors(targets, parents) -> set:
+    """Nodes that must run for gradients to reach the targets."""
+    found = set()
+    stack = [p for t in targets for p in parents.get(t, ())]
+    while stack:
+        node = stack.pop()
+        if node not in found:
+            found.add(node)
+            stack.extend(parents.get(node, ()))
+    return found
+
+
+def _execute(roots, deps, targets, execute, results, retain_graph, create_graph, accumulate):
+    buffers = {}
+    owned = set()  # ids of arrays already stored as some .grad (a second user must copy)
+    for node, nr, g in roots:
+        owned.add(id(_root_array(g._data)))
+        _add_to_buffer(buffers, node, nr, g)
+    heap = []
+    for node in {r[0] for r in roots}:
+        if deps.get(node, 0) == 0:
+            heapq.heappush(heap, (-node._seq, id(node), node))
+
+    while heap:
+        node = heapq.heappop(heap)[2]
+        grads = buffers.pop(node, None) or [None] * node._n_outputs
+
+        if type(node) is AccumulateGrad:
+            _run_accumulate(node, grads[0], targets, results, accumulate, create_graph, owned)
+            continue
+
+        if node._tensor_hooks:
+            for nr, hooks in node._tensor_hooks.items():
+                for hook in tuple(hooks.values()):
+                    if grads[nr] is not None:
+                        new = hook(grads[nr])
+                        if new is not None:
+                            grads[nr] = new
+        if node._retain_grad:
+            for nr, ref in node._retain_grad.items():
+                t = ref()
+                if t is not None and grads[nr] is not None:
+                    g = grads[nr] if create_graph else grads[nr].detach()
+                    t._grad = g if t._grad is None else t._grad + g
+        if targets is not None and node in targets:
+            for nr, pos, t in targets[node]:
+                _capture(grads[nr], pos, t, results, accumulate)
+            if node not in execute:
+                continue
+        elif execute is not None and node not in execute:
+            continue
+
+        outs = _call(node, grads) if any(g is not None for g in grads) else None
+        if not retain_graph and "_saved" in node.__dict__:
+            node._saved = _FREED
+
+        for argpos, child, nr, shape, dtype in node._edges:
+            if child is None:
+                continue
+            g = outs[argpos] if outs is not None else None
+            if g is not None:
+                g = _validate(node, argpos, g, shape, dtype)
+                _add_to_buffer(buffers, child, nr, g)
+            left = deps[child] - 1
+            deps[child] = left
+            if left == 0:
+                heapq.heappush(heap, (-child._seq, id(child), child))
+
+
+def _call(node, grads):
+    """node.backward with its hooks, returning one gradient per forward argument."""
+    if node._pre_hooks:
+        for hook in tuple(node._pre_hooks.values()):
+            new = hook(tuple(grads))
+            if new is not None:
+                grads = list(new)
+    if node._materialize_grads:
+        for i, g in enumerate(grads):
+            if g is None and node._out_meta[i] is not None:
+                shape, np_dtype = node._out_meta[i]
+                grads[i] = _zeros_like_meta(shape, np_dtype, node)
+    if _anomaly[0]:
+        outs = _call_with_anomaly(node, grads)
+    else:
+        outs = node.backward(node, *grads)
+    if not isinstance(outs, tuple):
+        outs = (outs,)
+    n_args = len(node.needs_input_grad)
+    if len(outs) != n_args:
+        if len(outs) < n_args or any(o is not None for o in outs[n_args:]):
+            raise RuntimeError(f"function {node.name()} returned an incorrect number of "
+                               f"gradients (expected {n_args}, got {len(outs)})")
+        outs = outs[:n_args]
+    if node._hooks:
+        for hook in tuple(node._hooks.values()):
+            new = hook(outs, tuple(grads))
+            if new is not None:
+                outs = tuple(new)
+    return outs
+
+
+def _call_with_anomaly(node, grads):
+    import warnings
+    try:
+        outs = node.backward(node, *grads)
+    except Exception:
+        if node._traceback:
+            warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that "
+                          f"caused the error:\n{''.join(node._traceback)}", stacklevel=2)
+        raise
+    for i, o in enumerate(outs if isinstance(outs, tuple) else (outs,)):
+        if isinstance(o, Tensor) and o.dtype.is_floating_point and bool(o.isnan().any()):
+            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                               "output.")
+    return outs
+
+
+def _zeros_like_meta(shape, np_dtype, node):
+    like = next((t for t, _ in (getattr(node, "_saved", None) or ()) if t is not None), None)
+    xp = like._data.__array_namespace__() if like is not None and not like.is_cpu else None
+    if xp is None:
+        import numpy as xp
+    return _make(xp.zeros(shape, np_dtype))
+
+
+def _validate(node, argpos, g, shape, dtype):
+    """Reduce a broadcast gradient to its input's shape and cast it to its dtype."""
+    if not isinstance(g, Tensor):
+        raise TypeError(f"function {node.name()} returned a gradient of type "
+                        f"{type(g).__name__} at index {argpos}, expected a Tensor or None")
+    if g._data.shape != shape:
+        if not _expandable(shape, g._data.shape):
+            raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "
+                               f"{argpos} - got {list(g._data.shape)} but expected shape "
+                               f"compatible with {list(shape)}")
+        g = g.sum_to_size(shape)
+    if g.dtype is not dtype:
+        g = g.to(dtype)
+    return g
+
+
+def _expandable(shape, target) -> bool:
+    if len(shape) > len(target):
+        return False
+    for s, t in zip(reversed(shape), reversed(target)):
+        if s != t and s != 1:
+            return False
+    return True
+
+
+def _add_to_buffer(buffers, node, nr, g) -> None:
+    buf = buffers.get(node)
+    if buf is None:
+        buf = buffers[node] = [None] * node._n_outputs
+    buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+
+def _capture(g, pos, t, results, accumulate) -> None:
+    if g is None:
+        return
+    if accumulate:  # backward(inputs=[non_leaf]) accumulates into its .grad
+        g = g.detach() if not _state.enabled else g
+        t._grad = g if t._grad is None else t._grad + g
+    else:
+        results[pos] = g if results[pos] is None else results[pos] + g
+
+
+def _run_accumulate(node, g, targets, results, accumulate, create_graph, owned) -> None:
+    if g is None:
+        return
+    var = node.variable
+    if var._backward_hooks:
+        for hook in tuple(var._backward_hooks.values()):
+            new = hook(g)
+            if new is not None:
+                g = new
+    if targets is not None:
+        if node not in targets:
+            return
+        if not accumulate:
+            for _, pos, _ in targets[node]:
+                results[pos] = g if results[pos] is None else results[pos] + g
+            return
+    if not accumulate:
+        return
+    old = var._grad
+    if create_graph:
+        var._grad = g if old is None else old + g
+    elif old is None:
+        arr = g._data
+        root = id(_root_array(arr))
+        # The engine may hand one array to several leaves (x + y passes the same
+        # gradient to both); .grad tensors must never share memory, and must be
+        # writable and contiguous, so those get a copy (torch clones them too).
+        if root in owned or not _is_plain(arr):
+            arr = arr.copy()
+            root = id(arr)
+        owned.add(root)
+        var._grad = _make(arr)
+    elif old._requires_grad or old.grad_fn is not None:
+        var._grad = old.detach() + g.detach()
+    else:
+        old._data += g._data
+    if var._post_acc_hooks:
+        for hook in tuple(var._post_acc_hooks.values()):
+            hook(var)
+
+
+def _root_array(arr):
+    base = arr.base
+    return arr if base is None else base
+
+
+def _is_plain(arr) -> bool:
+    flags = arr.flags
+    return flags.c_contiguous and getattr(flags, "writeable", True)

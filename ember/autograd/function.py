@@ -1,0 +1,234 @@
+"""`Function`: one op's forward and backward, and the graph node it leaves behind.
+
+Every built-in op is a `Function` subclass, exactly like a user's custom op:
+`forward(ctx, *args)` computes the result, `backward(ctx, *grads)` returns one
+gradient per forward argument. The `ctx` object *is* the graph node: after the
+forward it becomes the output's `grad_fn`, holding the saved tensors and the
+edges (`next_functions`) to the nodes of its inputs.
+"""
+from __future__ import annotations
+
+import itertools
+
+from ember._tensor import Tensor
+from ember.autograd.grad_mode import _state
+
+__all__ = ["Function", "FunctionCtx", "once_differentiable", "AccumulateGrad"]
+
+_seq = itertools.count()  # creation order; the engine runs later nodes first
+_FREED = object()  # marks saved tensors released after a backward without retain_graph
+
+
+class Node:
+    """What torch calls a grad_fn: named, with next_functions and hooks."""
+
+    _node_name = None  # torch's name (e.g. "MulBackward0"); custom Functions use ClsBackward
+    _hooks = ()  # post hooks: fn(grad_inputs, grad_outputs)
+    _pre_hooks = ()  # pre hooks: fn(grad_outputs)
+    _tensor_hooks = None  # {output_nr: [hooks registered on the non-leaf output tensor]}
+    _retain_grad = None  # {output_nr: tensor} whose .grad should be kept (retain_grad)
+    _materialize_grads = True
+    _traceback = None  # forward stack kept by detect_anomaly
+
+    def name(self) -> str:
+        return self._node_name or type(self).__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) runs after this node's backward."""
+        from ember.utils.hooks import RemovableHandle
+        if not self._hooks:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = fn
+        return handle
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) runs before this node's backward and may replace them."""
+        from ember.utils.hooks import RemovableHandle
+        if not self._pre_hooks:
+            self._pre_hooks = {}
+        handle = RemovableHandle(self._pre_hooks)
+        self._pre_hooks[handle.id] = fn
+        return handle
+
+
+class AccumulateGrad(Node):
+    """The node at a leaf: adds the incoming gradient into `variable.grad`."""
+
+    _node_name = "AccumulateGrad"
+
+    def __init__(self, variable):
+        self.variable = variable
+        self._seq = -1  # leaves run last among ready nodes
+        self._n_outputs = 1
+
+    @property
+    def next_functions(self) -> tuple:
+        return ()
+
+    def __getstate__(self):
+        raise RuntimeError("graph nodes cannot be pickled")
+
+
+def _edge(t):
+    """(node, output_nr) where the gradient for tensor `t` must go."""
+    if t.grad_fn is not None:
+        return t.grad_fn, t._output_nr
+    if t._requires_grad:
+        return t._grad_accumulator(), 0
+    return None, 0
+
+
+class FunctionCtx:
+    """The methods forward and backward call on `ctx`."""
+
+    def save_for_backward(self, *tensors) -> None:
+        """Keep tensors for backward; an in-place change to one before then is an error."""
+        self._saved = tuple((t, t._version_counter[0]) if t is not None else None
+                            for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        saved = getattr(self, "_saved", ())
+        if saved is _FREED:
+            raise RuntimeError(
+                "Trying to backward through the graph a second time (or directly access saved "
+                "tensors after they have already been freed). Saved intermediate values of the "
+                "graph are freed when you call .backward() or autograd.grad(). Specify "
+                "retain_graph=True if you need to backward through the graph a second time or "
+                "if you need to access saved tensors after calling backward.")
+        out = []
+        for i, entry in enumerate(saved):
+            if entry is None:
+                out.append(None)
+                continue
+            t, version = entry
+            if t._version_counter[0] != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: [{t.type()} {list(t.shape)}], which is output "
+                    f"{t._output_nr} of {t.grad_fn.name() if t.grad_fn else 'a leaf'}, is at "
+                    f"version {t._version_counter[0]}; expected version {version} instead. "
+                    "Hint: enable anomaly detection to find the operation that failed to "
+                    "compute its gradient, with torch.autograd.set_detect_anomaly(True).")
+            out.append(t)
+        return tuple(out)
+
+    def mark_dirty(self, *tensors) -> None:
+        """Declare tensors the forward modified in place (they must be returned)."""
+        self._dirty = tensors
+
+    def mark_non_differentiable(self, *tensors) -> None:
+        """Declare outputs that get no gradient (e.g. indices)."""
+        self._non_diff = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        """With False, backward receives None instead of zeros for unused outputs."""
+        self._materialize_grads = value
+
+
+class Function(FunctionCtx, Node):
+    """Base class of every op; subclass with static forward/backward and call `.apply`."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward mode AD.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run forward; if any input needs a gradient, link the outputs into the graph."""
+        ctx = cls.__new__(cls)
+        if _state.enabled:
+            for a in args:
+                if isinstance(a, Tensor) and a._requires_grad:
+                    return _record(cls, ctx, args, kwargs)
+        ctx.needs_input_grad = (False,) * len(args)
+        out = cls.forward(ctx, *args, **kwargs)
+        dirty = getattr(ctx, "_dirty", None)
+        if dirty:
+            for t in dirty:
+                t._version_counter[0] += 1
+        return out
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple((node, nr) for _, node, nr, _, _ in self._edges)
+
+    @property
+    def metadata(self) -> dict:
+        if "_metadata" not in self.__dict__:
+            self._metadata = {}
+        return self._metadata
+
+
+def _record(cls, ctx, args, kwargs):
+    """apply() when a graph is recorded: forward without grad, then wire up the node."""
+    ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+    _state.enabled = False
+    try:
+        out = cls.forward(ctx, *args, **kwargs)
+    finally:
+        _state.enabled = True
+    ctx._seq = next(_seq)
+    # One edge per tensor argument: (arg position, node, output_nr, shape, dtype).
+    ctx._edges = [(i, *_edge(a), a._data.shape, a.dtype)
+                  for i, a in enumerate(args) if isinstance(a, Tensor)]
+    dirty = getattr(ctx, "_dirty", ())
+    for t in dirty:
+        _check_inplace(t)
+        t._version_counter[0] += 1
+    non_diff = getattr(ctx, "_non_diff", ())
+    single = not isinstance(out, tuple)
+    outs = (out,) if single else out
+    ctx._n_outputs = len(outs)
+    ctx._out_meta = []
+    for i, o in enumerate(outs):
+        if not isinstance(o, Tensor):
+            ctx._out_meta.append(None)
+            continue
+        ctx._out_meta.append((o._data.shape, o._data.dtype))
+        if o.dtype.is_floating_point and not any(o is n for n in non_diff):
+            if any(o is d for d in dirty) and o._base is not None:
+                from ember._ops.inplace import rebase_view
+                rebase_view(o, ctx, i)
+                continue
+            o._requires_grad = True
+            o.grad_fn = ctx
+            o._output_nr = i
+    if _anomaly[0]:
+        import traceback
+        ctx._traceback = traceback.format_stack()[:-2]
+    return out
+
+
+_anomaly = [False]  # switched by ember.autograd.anomaly_mode
+
+
+def _check_inplace(t) -> None:
+    if t.grad_fn is None and t._requires_grad:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+
+
+def once_differentiable(fn):
+    """Mark a backward as not twice differentiable: it runs without building a graph."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(ctx, *grads):
+        from ember.autograd.grad_mode import no_grad
+        with no_grad():
+            return fn(ctx, *grads)
+    return wrapper

@@ -1,0 +1,1 @@
+"""ember.utils: hooks and (later) data loading and checkpoint helpers."""
