@@ -13,11 +13,11 @@ class RemovableHandle:
     _next_id = itertools.count()
 
     def __init__(self, hooks_dict: dict, *, extra_dict=None):
-        self.hooks_dict_ref = weakref.ref(hooks_dict)
+        self.hooks_dict_ref = _ref(hooks_dict)
         self.id = next(RemovableHandle._next_id)
         extra = extra_dict if isinstance(extra_dict, (list, tuple)) else (
             [] if extra_dict is None else [extra_dict])
-        self.extra_dict_ref = tuple(weakref.ref(d) for d in extra)
+        self.extra_dict_ref = tuple(_ref(d) for d in extra)
 
     def remove(self) -> None:
         for ref in (self.hooks_dict_ref, *self.extra_dict_ref):
@@ -30,3 +30,12 @@ class RemovableHandle:
 
     def __exit__(self, *exc) -> None:
         self.remove()
+
+
+def _ref(d):
+    """A weak reference where the container allows one (OrderedDict), else a strong one:
+    a plain dict cannot be weakly referenced, and the handle must still be able to remove."""
+    try:
+        return weakref.ref(d)
+    except TypeError:
+        return lambda: d
