@@ -21,13 +21,13 @@ _generic = np.generic
 
 def _make(array, requires_grad: bool = False) -> Tensor:
     """Wrap a backend array as a Tensor without copying (0-dim NumPy scalars become arrays)."""
-    if isinstance(array, _generic):
+    if array.__class__ is not _ndarray and isinstance(array, _generic):
         array = np.asarray(array)
     t = _new(Tensor)
     t._data = array
-    t._requires_grad = requires_grad
-    t.grad_fn = None
     t._version_counter = [0]
+    if requires_grad:
+        t._requires_grad = True
     if _state.inference:
         t._is_inference = True
     return t
@@ -36,9 +36,11 @@ def _make(array, requires_grad: bool = False) -> Tensor:
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("_data", "_requires_grad", "grad_fn", "_version_counter",
-                 "__dict__", "__weakref__")
-    # Per-tensor state most tensors never set: class defaults, overridden per instance.
+    __slots__ = ("_data", "_version_counter", "__dict__", "__weakref__")
+    # Per-tensor state most tensors never set: class defaults, overridden per instance
+    # (keeping them out of __slots__ makes creating a tensor cheaper).
+    _requires_grad = False
+    grad_fn = None  # the Function node that produced this tensor; None for leaves
     _grad = None  # .grad
     _output_nr = 0  # which output of grad_fn this tensor is
     _base = None  # for views: the tensor whose memory this one shares (never itself a view)
@@ -790,10 +792,10 @@ class Tensor:
 
 
 # The op families and autograd import Tensor from here, so they come after it is defined.
-from ember.autograd.grad_mode import _state  # noqa: E402
 from ember._ops import creation as _cr  # noqa: E402
 from ember._ops import indexing as _ix  # noqa: E402
 from ember._ops import linalg as _la  # noqa: E402
 from ember._ops import pointwise as _pw  # noqa: E402
 from ember._ops import reduction as _red  # noqa: E402
 from ember._ops import shape as _sh  # noqa: E402
+from ember.autograd.grad_mode import _state  # noqa: E402

@@ -43,8 +43,9 @@ def _check_writable(self: Tensor, result_dtype: _dt.dtype, result_shape) -> None
         raise RuntimeError(f"result type {_type_name(result_dtype)} can't be cast to the desired "
                            f"output type {_type_name(self.dtype)}")
     if result_shape != self._data.shape:
+        full = np.broadcast_shapes(result_shape, self._data.shape)
         raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
-                           f"broadcast shape {list(np.broadcast_shapes(result_shape, self._data.shape))}")
+                           f"broadcast shape {list(full)}")
 
 
 def _type_name(d: _dt.dtype) -> str:
@@ -115,8 +116,8 @@ def rebase_view(view: Tensor, node, output_nr: int) -> None:
     cs = CopySlices.__new__(CopySlices)
     cs._seq = next(_seq)
     cs.needs_input_grad = (base._requires_grad, True)
-    cs._edges = [(0, *_edge(base), base._data.shape, base.dtype),
-                 (1, node, output_nr, view._data.shape, view.dtype)]
+    cs._edges = [(0, *_edge(base), base._data.shape, base._data.dtype),
+                 (1, node, output_nr, view._data.shape, view._data.dtype)]
     cs._view_func = view._view_func
     cs._base_shape = base._data.shape
     cs._n_outputs = 1

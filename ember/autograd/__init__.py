@@ -6,8 +6,14 @@ from ember.autograd import engine, graph
 from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
 from ember.autograd.engine import run_backward
 from ember.autograd.function import Function, FunctionCtx, once_differentiable
-from ember.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
-                                      is_inference_mode_enabled, no_grad, set_grad_enabled)
+from ember.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from ember.autograd.gradcheck import gradcheck, gradgradcheck
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "no_grad",
@@ -26,7 +32,7 @@ def _make_grads(outputs, grad_outputs, is_grads_batched: bool = False) -> list:
     """The gradient to start from at each output: given, or ones for a scalar."""
     grads = list(grad_outputs) if grad_outputs else [None] * len(outputs)
     if len(grads) != len(outputs):
-        raise RuntimeError(f"grad can be implicitly created only for scalar outputs" if not grads
+        raise RuntimeError("grad can be implicitly created only for scalar outputs" if not grads
                            else f"Mismatch in number of grad_outputs: got {len(grads)} grads "
                            f"for {len(outputs)} outputs")
     result = []

@@ -22,6 +22,7 @@ from __future__ import annotations
 import heapq
 import threading
 
+from ember._dtype import _FROM_NP
 from ember._tensor import Tensor, _make
 from ember.autograd.function import _FREED, AccumulateGrad, _anomaly, _edge
 from ember.autograd.grad_mode import _state
@@ -82,7 +83,7 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
         _state.enabled = prev_mode
         _run.callbacks = prev_callbacks
     if not accumulate:
-        for pos, g in enumerate(results):
+        for g in results:
             if g is None and not allow_unused:
                 raise RuntimeError("One of the differentiated Tensors appears to not have been "
                                    "used in the graph. Set allow_unused=True if this is the "
@@ -124,7 +125,7 @@ def _ancestors(targets, parents) -> set:
 
 
 def _execute(roots, deps, targets, execute, results, retain_graph, create_graph, accumulate):
-    buffers = {}
+    buffers = {}  # node -> [gradient per output of that node]
     owned = set()  # ids of arrays already stored as some .grad (a second user must copy)
     for node, nr, g in roots:
         owned.add(id(_root_array(g._data)))
@@ -133,51 +134,65 @@ def _execute(roots, deps, targets, execute, results, retain_graph, create_graph,
     for node in {r[0] for r in roots}:
         if deps.get(node, 0) == 0:
             heapq.heappush(heap, (-node._seq, id(node), node))
+    push, pop = heapq.heappush, heapq.heappop
 
     while heap:
-        node = heapq.heappop(heap)[2]
+        node = pop(heap)[2]
         grads = buffers.pop(node, None) or [None] * node._n_outputs
 
-        if type(node) is AccumulateGrad:
+        if node.__class__ is AccumulateGrad:
             _run_accumulate(node, grads[0], targets, results, accumulate, create_graph, owned)
             continue
-
-        if node._tensor_hooks:
-            for nr, hooks in node._tensor_hooks.items():
-                for hook in tuple(hooks.values()):
-                    if grads[nr] is not None:
-                        new = hook(grads[nr])
-                        if new is not None:
-                            grads[nr] = new
-        if node._retain_grad:
-            for nr, ref in node._retain_grad.items():
-                t = ref()
-                if t is not None and grads[nr] is not None:
-                    g = grads[nr] if create_graph else grads[nr].detach()
-                    t._grad = g if t._grad is None else t._grad + g
-        if targets is not None and node in targets:
-            for nr, pos, t in targets[node]:
-                _capture(grads[nr], pos, t, results, accumulate)
+        if node._tensor_hooks or node._retain_grad:
+            _run_tensor_hooks(node, grads, create_graph)
+        if targets is not None:
+            if node in targets:
+                for nr, pos, t in targets[node]:
+                    _capture(grads[nr], pos, t, results, accumulate)
             if node not in execute:
                 continue
-        elif execute is not None and node not in execute:
-            continue
 
-        outs = _call(node, grads) if any(g is not None for g in grads) else None
-        if not retain_graph and "_saved" in node.__dict__:
+        if len(grads) == 1:
+            outs = _call(node, grads) if grads[0] is not None else None
+        else:
+            outs = _call(node, grads) if any(g is not None for g in grads) else None
+        if not retain_graph and node._saved:
             node._saved = _FREED
 
         for argpos, child, nr, shape, dtype in node._edges:
             if child is None:
                 continue
-            g = outs[argpos] if outs is not None else None
-            if g is not None:
-                g = _validate(node, argpos, g, shape, dtype)
-                _add_to_buffer(buffers, child, nr, g)
+            if outs is not None:
+                g = outs[argpos]
+                if g is not None:
+                    if g.__class__ is not Tensor or g._data.shape != shape or \
+                            g._data.dtype != dtype:
+                        g = _validate(node, argpos, g, shape, dtype)
+                    buf = buffers.get(child)
+                    if buf is None:
+                        buf = buffers[child] = [None] * child._n_outputs
+                    buf[nr] = g if buf[nr] is None else buf[nr] + g
             left = deps[child] - 1
             deps[child] = left
             if left == 0:
-                heapq.heappush(heap, (-child._seq, id(child), child))
+                push(heap, (-child._seq, id(child), child))
+
+
+def _run_tensor_hooks(node, grads, create_graph) -> None:
+    """Hooks registered on the node's output tensors, then retain_grad (torch runs it last)."""
+    if node._tensor_hooks:
+        for nr, hooks in node._tensor_hooks.items():
+            for hook in tuple(hooks.values()):
+                if grads[nr] is not None:
+                    new = hook(grads[nr])
+                    if new is not None:
+                        grads[nr] = new
+    if node._retain_grad:
+        for nr, ref in node._retain_grad.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                g = grads[nr] if create_graph else grads[nr].detach()
+                t._grad = g if t._grad is None else t._grad + g
 
 
 def _call(node, grads):
@@ -187,7 +202,7 @@ def _call(node, grads):
             new = hook(tuple(grads))
             if new is not None:
                 grads = list(new)
-    if node._materialize_grads:
+    if len(grads) > 1 and node._materialize_grads:
         for i, g in enumerate(grads):
             if g is None and node._out_meta[i] is not None:
                 shape, np_dtype = node._out_meta[i]
@@ -196,7 +211,7 @@ def _call(node, grads):
         outs = _call_with_anomaly(node, grads)
     else:
         outs = node.backward(node, *grads)
-    if not isinstance(outs, tuple):
+    if outs.__class__ is not tuple:
         outs = (outs,)
     n_args = len(node.needs_input_grad)
     if len(outs) != n_args:
@@ -229,7 +244,8 @@ def _call_with_anomaly(node, grads):
 
 
 def _zeros_like_meta(shape, np_dtype, node):
-    like = next((t for t, _ in (getattr(node, "_saved", None) or ()) if t is not None), None)
+    saved = node._saved if node._saved is not _FREED else ()
+    like = next((e[0] for e in saved if e is not None), None)
     xp = like._data.__array_namespace__() if like is not None and not like.is_cpu else None
     if xp is None:
         import numpy as xp
@@ -247,8 +263,8 @@ def _validate(node, argpos, g, shape, dtype):
                                f"{argpos} - got {list(g._data.shape)} but expected shape "
                                f"compatible with {list(shape)}")
         g = g.sum_to_size(shape)
-    if g.dtype is not dtype:
-        g = g.to(dtype)
+    if g._data.dtype != dtype:
+        g = g.to(_FROM_NP[dtype])
     return g
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import itertools
 
+from ember import _dtype as _dt
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import _state
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "AccumulateGrad"]
 
+_new = object.__new__
+_FLOAT_NP = frozenset(d.np for d in (_dt.float16, _dt.bfloat16, _dt.float32, _dt.float64))
 _seq = itertools.count()  # creation order; the engine runs later nodes first
 _FREED = object()  # marks saved tensors released after a backward without retain_graph
 
@@ -82,17 +85,34 @@ def _edge(t):
     return None, 0
 
 
+class _NoneNeedGrad(tuple):
+    """needs_input_grad when no graph is recorded: every entry is False.
+
+    A shared constant instead of a fresh tuple per call keeps untracked ops cheap.
+    """
+
+    def __getitem__(self, index):
+        return False
+
+
 class FunctionCtx:
     """The methods forward and backward call on `ctx`."""
 
+    needs_input_grad = _NoneNeedGrad()  # set per call when a graph is recorded
+    _recording = False  # True while this ctx is becoming a node of a recorded graph
+    _saved = ()  # [(tensor, its version when saved)], or _FREED after backward
+    _dirty = ()  # tensors the forward modified in place (mark_dirty)
+    _non_diff = ()  # outputs marked non-differentiable
+
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for backward; an in-place change to one before then is an error."""
-        self._saved = tuple((t, t._version_counter[0]) if t is not None else None
-                            for t in tensors)
+        if self._recording:  # an op run without a graph needs nothing saved
+            self._saved = [(t, t._version_counter[0]) if t is not None else None
+                           for t in tensors]
 
     @property
     def saved_tensors(self) -> tuple:
-        saved = getattr(self, "_saved", ())
+        saved = self._saved
         if saved is _FREED:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (or directly access saved "
@@ -101,7 +121,7 @@ class FunctionCtx:
                 "retain_graph=True if you need to backward through the graph a second time or "
                 "if you need to access saved tensors after calling backward.")
         out = []
-        for i, entry in enumerate(saved):
+        for entry in saved:
             if entry is None:
                 out.append(None)
                 continue
@@ -149,16 +169,14 @@ class Function(FunctionCtx, Node):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward; if any input needs a gradient, link the outputs into the graph."""
-        ctx = cls.__new__(cls)
+        ctx = _new(cls)
         if _state.enabled:
             for a in args:
                 if isinstance(a, Tensor) and a._requires_grad:
                     return _record(cls, ctx, args, kwargs)
-        ctx.needs_input_grad = (False,) * len(args)
         out = cls.forward(ctx, *args, **kwargs)
-        dirty = getattr(ctx, "_dirty", None)
-        if dirty:
-            for t in dirty:
+        if ctx._dirty:
+            for t in ctx._dirty:
                 t._version_counter[0] += 1
         return out
 
@@ -175,23 +193,56 @@ class Function(FunctionCtx, Node):
 
 def _record(cls, ctx, args, kwargs):
     """apply() when a graph is recorded: forward without grad, then wire up the node."""
-    ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
+    needs = []
+    edges = []  # one per tensor argument: (arg position, node, output_nr, shape, NumPy dtype)
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor):
+            rg = a._requires_grad
+            needs.append(rg)
+            node = a.grad_fn
+            if node is not None:
+                edges.append((i, node, a._output_nr, a._data.shape, a._data.dtype))
+            else:
+                edges.append((i, a._grad_accumulator() if rg else None, 0, a._data.shape,
+                              a._data.dtype))
+        else:
+            needs.append(False)
+    ctx.needs_input_grad = tuple(needs)
+    ctx._recording = True
     _state.enabled = False
     try:
         out = cls.forward(ctx, *args, **kwargs)
     finally:
         _state.enabled = True
     ctx._seq = next(_seq)
-    # One edge per tensor argument: (arg position, node, output_nr, shape, dtype).
-    ctx._edges = [(i, *_edge(a), a._data.shape, a.dtype)
-                  for i, a in enumerate(args) if isinstance(a, Tensor)]
-    dirty = getattr(ctx, "_dirty", ())
+    ctx._edges = edges
+    dirty = ctx._dirty
     for t in dirty:
         _check_inplace(t)
         t._version_counter[0] += 1
-    non_diff = getattr(ctx, "_non_diff", ())
-    single = not isinstance(out, tuple)
-    outs = (out,) if single else out
+    if isinstance(out, tuple):
+        _link_outputs(ctx, out, dirty)
+    else:
+        # The common case: one output. (_out_meta is only read for multi-output nodes.)
+        ctx._n_outputs = 1
+        if out._data.dtype in _FLOAT_NP and not ctx._non_diff:
+            if dirty and out._base is not None:
+                from ember._ops.inplace import rebase_view
+                rebase_view(out, ctx, 0)
+            else:
+                out._requires_grad = True
+                out.grad_fn = ctx
+                if out._output_nr:
+                    out._output_nr = 0
+    if _anomaly[0]:
+        import traceback
+        ctx._traceback = traceback.format_stack()[:-2]
+    return out
+
+
+def _link_outputs(ctx, outs: tuple, dirty) -> None:
+    """Make each differentiable output of a multi-output op point at `ctx`."""
+    non_diff = ctx._non_diff
     ctx._n_outputs = len(outs)
     ctx._out_meta = []
     for i, o in enumerate(outs):
@@ -199,7 +250,7 @@ def _record(cls, ctx, args, kwargs):
             ctx._out_meta.append(None)
             continue
         ctx._out_meta.append((o._data.shape, o._data.dtype))
-        if o.dtype.is_floating_point and not any(o is n for n in non_diff):
+        if o._data.dtype in _FLOAT_NP and not any(o is n for n in non_diff):
             if any(o is d for d in dirty) and o._base is not None:
                 from ember._ops.inplace import rebase_view
                 rebase_view(o, ctx, i)
@@ -207,10 +258,6 @@ def _record(cls, ctx, args, kwargs):
             o._requires_grad = True
             o.grad_fn = ctx
             o._output_nr = i
-    if _anomaly[0]:
-        import traceback
-        ctx._traceback = traceback.format_stack()[:-2]
-    return out
 
 
 _anomaly = [False]  # switched by ember.autograd.anomaly_mode
