@@ -58,7 +58,8 @@ def main() -> None:
 
     x = rng.standard_normal((128, 784)).astype(np.float32)
     y = rng.integers(0, 10, 128)
-    ep, tp = mlp_params(ember, np.random.default_rng(1)), mlp_params(torch, np.random.default_rng(1))
+    ep = mlp_params(ember, np.random.default_rng(1))
+    tp = mlp_params(torch, np.random.default_rng(1))
     ex, ey, tx, ty = ember.tensor(x), ember.tensor(y), torch.tensor(x), torch.tensor(y)
     rows.append(("MLP 784-512-512-10 step, batch 128",
                  timeit(lambda: mlp_step(ember, ep, ex, ey), number=20),
