@@ -23,6 +23,7 @@ from ember._ops.indexing import *  # noqa: F403
 from ember.random import (Generator, default_generator, get_rng_state, initial_seed,
                           manual_seed, seed, set_rng_state)
 from ember import autograd
+from ember.autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from ember.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                                       is_inference_mode_enabled, no_grad, set_grad_enabled)
 from ember import cuda, linalg

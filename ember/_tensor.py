@@ -158,6 +158,11 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
+        if value.__class__ is not bool:
+            raise RuntimeError("requires_grad must be a bool")
+        if value and not self.dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point and complex dtype can require "
+                               "gradients")
         self.requires_grad_(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -172,7 +177,10 @@ class Tensor:
 
     @property
     def grad(self):
-        return self._grad
+        g = self._grad
+        if g is None and self.grad_fn is not None and not self.retains_grad:
+            _warn_non_leaf_grad()
+        return g
 
     @grad.setter
     def grad(self, value) -> None:
@@ -181,9 +189,12 @@ class Tensor:
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
                                 f"of type {type(value).__name__}")
             if value._data.shape != self._data.shape:
-                raise RuntimeError("assigned grad has data of a different size")
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value._data.shape)}' to a tensor of size "
+                                   f"'{list(self._data.shape)}'. Please ensure that the "
+                                   "gradient and the tensor are the same size")
             if value.dtype is not self.dtype:
-                raise RuntimeError("assigned grad has data of a different type")
+                raise RuntimeError(_grad_dtype_message(value.dtype, self.dtype))
         self._grad = value
 
     @grad.deleter
@@ -201,8 +212,9 @@ class Tensor:
 
     @property
     def data(self) -> Tensor:
-        """The same memory without autograd history (assigning replaces the array)."""
-        return self.detach()
+        """The same memory without autograd history or a shared version counter
+        (assigning replaces the array)."""
+        return _make(self._data)
 
     @data.setter
     def data(self, value: Tensor) -> None:
@@ -254,6 +266,8 @@ class Tensor:
     def register_post_accumulate_grad_hook(self, hook):
         """hook(tensor) runs after a leaf's .grad has been accumulated."""
         from ember.utils.hooks import RemovableHandle
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
                                "tensors")
@@ -277,7 +291,12 @@ class Tensor:
 
     def detach_(self) -> Tensor:
         if self._base is not None and self._base._requires_grad:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using "
+                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
+                "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
+                "called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -789,6 +808,32 @@ class Tensor:
     def log_normal_(self, mean=1, std=2, *, generator=None): return _cr.log_normal_(self, mean, std, generator=generator)
     def cauchy_(self, median=0, sigma=1, *, generator=None): return _cr.cauchy_(self, median, sigma, generator=generator)
     def multinomial(self, num_samples, replacement=False, *, generator=None): return _cr.multinomial(self, num_samples, replacement, generator=generator)
+
+
+def _warn_non_leaf_grad() -> None:
+    import warnings
+    warnings.warn(
+        "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+        "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+        "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf "
+        "Tensor. If you access the non-leaf Tensor by mistake, make sure you access the leaf "
+        "Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more information.",
+        UserWarning, stacklevel=3)
+
+
+def _grad_dtype_message(got: _dt.dtype, want: _dt.dtype) -> str:
+    from ember._ops.inplace import _type_name
+    return (f"attempting to assign a gradient with dtype '{_C_NAMES.get(got.name, got.name)}' "
+            f"to a tensor with grad_dtype '{_type_name(want)}'. The gradient must match the "
+            "tensor's grad_dtype (defaults to the tensor's dtype). You can set the tensor's "
+            "grad_dtype attribute with a specific dtype, or None to allow any dtype. Set "
+            "grad_dtype with caution. Diverging the dtypes of a tensor and its gradient may "
+            "break downstream systems that assume they match.")
+
+
+_C_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+            "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+            "int16": "short int", "int8": "signed char", "uint8": "unsigned char", "bool": "bool"}
 
 
 # The op families and autograd import Tensor from here, so they come after it is defined.

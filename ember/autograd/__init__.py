@@ -71,7 +71,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     if inputs is not None:
         inputs = _as_tuple(inputs)
         if not inputs:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+        for t in inputs:
+            t.retain_grad()  # a non-leaf input's .grad is kept like retain_grad's (torch)
     run_backward(tensors, grads, retain_graph, create_graph, inputs=inputs, accumulate=True)
 
 
@@ -79,6 +81,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
          only_inputs: bool = True, allow_unused=None, is_grads_batched: bool = False,
          materialize_grads: bool = False) -> tuple:
     """Return d(outputs)/d(inputs) without touching any .grad."""
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
     outputs = _as_tuple(outputs)
     inputs_t = _as_tuple(inputs)
     for t in inputs_t:

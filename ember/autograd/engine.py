@@ -55,17 +55,25 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
                                "have a grad_fn")
         roots.append((node, nr, grad_tensors[i]))
 
-    # targets: node -> [(output_nr, position in inputs, tensor)]
+    # targets: node -> [(output_nr, position in inputs, tensor)] whose gradient is captured.
+    # backward(inputs=...) instead runs a non-leaf input's own node (as torch does); the
+    # input's .grad is then filled by the retain_grad that backward() set up.
     targets = None
+    execute = None  # with inputs: the nodes that must run; others are skipped
     if inputs is not None:
         targets = {}
+        must_run = set()
         for pos, t in enumerate(inputs):
-            node, nr = (t.grad_fn, t._output_nr) if t.grad_fn is not None else (
-                t._grad_accumulator(), 0)
-            targets.setdefault(node, []).append((nr, pos, t))
-
-    deps, parents = _discover([r[0] for r in roots], targets is not None)
-    execute = None if targets is None else _ancestors(targets, parents)
+            if t.grad_fn is None:
+                targets.setdefault(t._grad_accumulator(), []).append((0, pos, t))
+            elif accumulate:
+                must_run.add(t.grad_fn)
+            else:
+                targets.setdefault(t.grad_fn, []).append((t._output_nr, pos, t))
+        deps, parents = _discover([r[0] for r in roots], True)
+        execute = _ancestors([*targets, *must_run], parents) | must_run
+    else:
+        deps, parents = _discover([r[0] for r in roots], False)
 
     prev_mode = _state.enabled
     prev_callbacks = _run.callbacks
@@ -83,11 +91,11 @@ def run_backward(tensors, grad_tensors, retain_graph: bool, create_graph: bool,
         _state.enabled = prev_mode
         _run.callbacks = prev_callbacks
     if not accumulate:
-        for g in results:
+        for pos, g in enumerate(results):
             if g is None and not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {pos} appears to not "
+                                   "have been used in the graph. Set allow_unused=True if this "
+                                   "is the desired behavior.")
         return tuple(results)
     return None
 
@@ -147,8 +155,8 @@ def _execute(roots, deps, targets, execute, results, retain_graph, create_graph,
             _run_tensor_hooks(node, grads, create_graph)
         if targets is not None:
             if node in targets:
-                for nr, pos, t in targets[node]:
-                    _capture(grads[nr], pos, t, results, accumulate)
+                for nr, pos, _ in targets[node]:
+                    _capture(grads[nr], pos, results)
             if node not in execute:
                 continue
 
@@ -228,18 +236,22 @@ def _call(node, grads):
 
 
 def _call_with_anomaly(node, grads):
+    """node.backward under detect_anomaly: on an error (or a NaN gradient) warn with the
+    stack of the forward call that created the node, then raise."""
     import warnings
     try:
         outs = node.backward(node, *grads)
+        for i, o in enumerate(outs if isinstance(outs, tuple) else (outs,)):
+            if not _anomaly[1] or not isinstance(o, Tensor):
+                continue
+            if o.dtype.is_floating_point and bool((o._data != o._data).any()):  # NaN
+                raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
+                                   "output.")
     except Exception:
         if node._traceback:
             warnings.warn(f"Error detected in {node.name()}. Traceback of forward call that "
                           f"caused the error:\n{''.join(node._traceback)}", stacklevel=2)
         raise
-    for i, o in enumerate(outs if isinstance(outs, tuple) else (outs,)):
-        if isinstance(o, Tensor) and o.dtype.is_floating_point and bool(o.isnan().any()):
-            raise RuntimeError(f"Function '{node.name()}' returned nan values in its {i}th "
-                               "output.")
     return outs
 
 
@@ -284,13 +296,9 @@ def _add_to_buffer(buffers, node, nr, g) -> None:
     buf[nr] = g if buf[nr] is None else buf[nr] + g
 
 
-def _capture(g, pos, t, results, accumulate) -> None:
-    if g is None:
-        return
-    if accumulate:  # backward(inputs=[non_leaf]) accumulates into its .grad
-        g = g.detach() if not _state.enabled else g
-        t._grad = g if t._grad is None else t._grad + g
-    else:
+def _capture(g, pos, results) -> None:
+    """autograd.grad: keep the gradient arriving at a non-leaf input."""
+    if g is not None:
         results[pos] = g if results[pos] is None else results[pos] + g
 
 
@@ -312,6 +320,11 @@ def _run_accumulate(node, g, targets, results, accumulate, create_graph, owned) 
             return
     if not accumulate:
         return
+    if node._pre_hooks:
+        for hook in tuple(node._pre_hooks.values()):
+            new = hook((g,))
+            if new is not None:
+                g = new[0]
     old = var._grad
     if create_graph:
         var._grad = g if old is None else old + g
@@ -333,6 +346,9 @@ def _run_accumulate(node, g, targets, results, accumulate, create_graph, owned) 
     if var._post_acc_hooks:
         for hook in tuple(var._post_acc_hooks.values()):
             hook(var)
+    if node._hooks:
+        for hook in tuple(node._hooks.values()):
+            hook((), (g,))
 
 
 def _root_array(arr):

@@ -61,12 +61,15 @@ class Node:
 class AccumulateGrad(Node):
     """The node at a leaf: adds the incoming gradient into `variable.grad`."""
 
-    _node_name = "AccumulateGrad"
+    _node_name = "torch::autograd::AccumulateGrad"  # torch's name(); the class name is shorter
 
     def __init__(self, variable):
         self.variable = variable
         self._seq = -1  # leaves run last among ready nodes
         self._n_outputs = 1
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
 
     @property
     def next_functions(self) -> tuple:
@@ -100,14 +103,14 @@ class FunctionCtx:
 
     needs_input_grad = _NoneNeedGrad()  # set per call when a graph is recorded
     _recording = False  # True while this ctx is becoming a node of a recorded graph
-    _saved = ()  # [(tensor, its version when saved)], or _FREED after backward
+    _saved = ()  # [(tensor, its version and grad_fn when saved)], or _FREED after backward
     _dirty = ()  # tensors the forward modified in place (mark_dirty)
     _non_diff = ()  # outputs marked non-differentiable
 
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for backward; an in-place change to one before then is an error."""
         if self._recording:  # an op run without a graph needs nothing saved
-            self._saved = [(t, t._version_counter[0]) if t is not None else None
+            self._saved = [(t, t._version_counter[0], t.grad_fn) if t is not None else None
                            for t in tensors]
 
     @property
@@ -125,15 +128,9 @@ class FunctionCtx:
             if entry is None:
                 out.append(None)
                 continue
-            t, version = entry
-            if t._version_counter[0] != version:
-                raise RuntimeError(
-                    "one of the variables needed for gradient computation has been modified by "
-                    f"an inplace operation: [{t.type()} {list(t.shape)}], which is output "
-                    f"{t._output_nr} of {t.grad_fn.name() if t.grad_fn else 'a leaf'}, is at "
-                    f"version {t._version_counter[0]}; expected version {version} instead. "
-                    "Hint: enable anomaly detection to find the operation that failed to "
-                    "compute its gradient, with torch.autograd.set_detect_anomaly(True).")
+            t = entry[0]
+            if t._version_counter[0] != entry[1]:
+                raise _modified_error(self, *entry)
             out.append(t)
         return tuple(out)
 
@@ -148,6 +145,35 @@ class FunctionCtx:
     def set_materialize_grads(self, value: bool) -> None:
         """With False, backward receives None instead of zeros for unused outputs."""
         self._materialize_grads = value
+
+
+def _modified_error(ctx, t, version, fn_when_saved) -> RuntimeError:
+    """torch's error for a saved tensor changed in place before backward used it."""
+    fn = t.grad_fn
+    if fn is None:  # a leaf or a constant
+        which = ""
+    else:
+        # An output of ctx had no grad_fn yet when saved; it is reported as ctx's output.
+        # A saved input is reported with the node that produced its current value.
+        nr = t._output_nr
+        if fn_when_saved is None:
+            fn, nr = ctx, 0
+        name = fn.name()
+        base = name.rstrip("0123456789")
+        if base.endswith("Backward"):
+            name = base[:-len("Backward")]
+        which = f", which is output {nr} of {name},"
+    if _anomaly[0]:
+        hint = ("Hint: the backtrace further above shows the operation that failed to compute "
+                "its gradient. The variable in question was changed in there or anywhere "
+                "later. Good luck!")
+    else:
+        hint = ("Hint: enable anomaly detection to find the operation that failed to compute "
+                "its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+    return RuntimeError("one of the variables needed for gradient computation has been modified "
+                        f"by an inplace operation: [{t.type()} {list(t.shape)}]{which} is at "
+                        f"version {t._version_counter[0]}; expected version {version} instead. "
+                        + hint)
 
 
 class Function(FunctionCtx, Node):
@@ -260,7 +286,7 @@ def _link_outputs(ctx, outs: tuple, dirty) -> None:
             o._output_nr = i
 
 
-_anomaly = [False]  # switched by ember.autograd.anomaly_mode
+_anomaly = [False, True]  # [enabled, check_nan]: switched by ember.autograd.anomaly_mode
 
 
 def _check_inplace(t) -> None:
