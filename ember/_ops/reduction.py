@@ -1,90 +1,975 @@
-"""Reductions over dims (int, tuple, negative, keepdim) and their backward formulas."""
+"""Reductions (sum, mean, prod, max/min, std/var ...), scans, logsumexp and softmax.
+
+Every reduction takes torch's `dim` forms: None (all dims), an int, or a
+sequence of ints, negative ones counting from the end; `keepdim=True` keeps the
+reduced dims with size 1. Forward computes on the backend arrays; half and
+bfloat16 inputs are accumulated in float32 and the result cast back, as torch's
+CPU kernels do. Backward formulas first restore the reduced dims as size 1 so
+the gradient broadcasts back over the input.
+
+Gradients that pick elements out (max, amax, the zeros of prod) use masks built
+from the forward values: masks are piecewise constant, so treating them as
+constants keeps the formulas differentiable for create_graph=True.
+"""
 from __future__ import annotations
+
+import builtins
+import math
+import warnings
+from collections import namedtuple
 
 import numpy as np
 
 from ember import _dtype as _dt
+from ember._ops.inplace import _type_name
 from ember._ops.shape import _wrap_dim
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
 
-__all__ = ["sum", "mean", "sum_to_size"]
+__all__ = [
+    "sum", "nansum", "mean", "nanmean", "prod", "max", "min", "amax", "amin", "aminmax",
+    "argmax", "argmin", "std", "var", "std_mean", "var_mean", "logsumexp", "softmax",
+    "log_softmax", "cumsum", "cumprod", "all", "any", "count_nonzero", "norm",
+]
+
+_LOW = (_dt.float16, _dt.bfloat16)  # stored in 16 bits, accumulated in float32
+_F32 = np.dtype(np.float32)
 
 
-def _dims(dim, ndim: int) -> tuple | None:
-    """Normalise `dim` (None, int, or sequence; negative allowed) to a sorted tuple."""
+# ----------------------------------------------------------------- helpers
+def _xp(x):
+    return np if isinstance(x, np.ndarray) else x.__array_namespace__()
+
+
+def _axes(dim, ndim: int) -> tuple:
+    """`dim` as a sorted tuple of non-negative axes; None and an empty sequence mean all."""
     if dim is None:
-        return None
+        return tuple(range(ndim))
     if isinstance(dim, (int, np.integer)):
-        return (_wrap_dim(dim, ndim),)
-    dims = tuple(sorted(_wrap_dim(d, ndim) for d in dim))
-    if len(set(dims)) != len(dims):
-        raise RuntimeError(f"dim {dims[0]} appears multiple times in the list of dims")
-    return dims if dims else None
+        d = _wrap_dim(dim, ndim)
+        return (d,) if ndim else ()
+    axes = sorted(_wrap_dim(d, ndim) for d in dim)
+    for i in range(1, len(axes)):
+        if axes[i] == axes[i - 1]:
+            raise RuntimeError(f"dim {axes[i]} appears multiple times in the list of dims")
+    if not axes or not ndim:
+        return tuple(range(ndim))
+    return tuple(axes)
 
 
-def _unsqueeze_to(grad: Tensor, shape, dims, keepdim: bool) -> Tensor:
-    """Reshape a reduced gradient so it broadcasts back over the input's shape."""
-    if keepdim or dims is None:
-        return grad.reshape([1] * len(shape)) if dims is None and not keepdim else grad
-    kept = list(grad.shape)
-    for d in dims:
-        kept.insert(d, 1)
-    return grad.reshape(kept)
+def _kept_shape(shape, axes) -> tuple:
+    """`shape` with the reduced axes set to 1 (what keepdim=True produces)."""
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _restore(grad: Tensor, shape, axes, keepdim: bool) -> Tensor:
+    """A reduced gradient (or result) reshaped so it broadcasts over the input's shape."""
+    if keepdim or not axes:
+        return grad
+    return grad.reshape(_kept_shape(shape, axes))
+
+
+def _count(shape, axes) -> int:
+    return math.prod(shape[a] for a in axes)
+
+
+def _const(mask, dtype) -> Tensor:
+    """A mask or scale array as a constant tensor of the gradient's dtype."""
+    return _make(mask.astype(dtype, copy=False))
+
+
+def _acc(x):
+    """x ready to accumulate: half and bfloat16 arrays become float32."""
+    return x.astype(_F32) if x.dtype.itemsize == 2 and x.dtype.kind in "fV" else x
+
+
+def _back(arr, like):
+    """A float32 accumulation result cast back to the input's 16-bit dtype."""
+    return arr if arr.dtype == like.dtype else arr.astype(like.dtype)
+
+
+def _int_default(x, dtype):
+    """(array, accumulation dtype) for sum/prod/cumsum: bools and integers go to int64."""
+    if dtype is not None:
+        if x.dtype != dtype.np:
+            x = x.astype(dtype.np)
+        return x, x.dtype
+    if x.dtype.kind in "biu":
+        return x, np.dtype(np.int64)
+    return x, x.dtype
+
+
+def _float_only(name: str, input: Tensor) -> None:
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"{name} only support floating point and complex dtypes")
+
+
+# ----------------------------------------------------------------- return types
+def _structseq(name: str, fields: tuple):
+    """A named tuple that prints like torch.return_types.<name>."""
+    base = namedtuple(name, fields)
+
+    def __repr__(self) -> str:
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
+        return f"torch.return_types.{name}(\n{body})"
+
+    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__, "__str__": __repr__,
+                               "__module__": __name__})
+    cls.__qualname__ = f"return_types.{name}"
+    return cls
+
+
+class return_types:
+    """The named tuples that max/min/aminmax return (torch.return_types)."""
+
+    max = _structseq("max", ("values", "indices"))
+    min = _structseq("min", ("values", "indices"))
+    aminmax = _structseq("aminmax", ("min", "max"))
+
+
+# ----------------------------------------------------------------- sum and mean
+def _sum_array(x, axes, keepdim, dtype):
+    x, acc = _int_default(x, dtype)
+    if acc.itemsize == 2 and acc.kind in "fV":
+        return x.sum(axis=axes, keepdims=keepdim, dtype=_F32).astype(acc)
+    return x.sum(axis=axes, keepdims=keepdim, dtype=acc)
 
 
 class Sum(Function):
-    _node_name = "SumBackward1"
+    """sum over every dim (dim=None)."""
+
+    _node_name = "SumBackward0"
 
     @staticmethod
-    def forward(ctx, a, dim, keepdim, dtype):
+    def forward(ctx, a, axes, keepdim, dtype):
         x = a._data
-        axis = _dims(dim, x.ndim)
-        ctx.shape, ctx.dims, ctx.keepdim = x.shape, axis, keepdim
-        if dtype is None and a.dtype._category < 2:
-            dtype = _dt.int64  # torch sums bools and integers in int64
-        return _make(x.sum(axis=axis, keepdims=keepdim,
-                           dtype=None if dtype is None else dtype.np))
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        return _make(_sum_array(x, axes, keepdim, dtype))
 
     @staticmethod
     def backward(ctx, grad):
-        g = _unsqueeze_to(grad, ctx.shape, ctx.dims, ctx.keepdim)
-        return g.expand(ctx.shape), None, None, None
+        return _restore(grad, ctx.shape, ctx.axes, ctx.keepdim).expand(ctx.shape), None, None, None
+
+
+class SumDim(Sum):
+    """sum over the given dims."""
+
+    _node_name = "SumBackward1"
 
 
 def sum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Sum of elements over `dim` (all of them by default)."""
-    return Sum.apply(input, dim, keepdim, dtype)
+    """Sum over `dim` (all dims by default); bools and integers sum to int64 unless `dtype`."""
+    axes = _axes(dim, input._data.ndim)
+    return (Sum if dim is None else SumDim).apply(input, axes, keepdim, dtype)
+
+
+class Nansum(Function):
+    _node_name = "NansumBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim, dtype):
+        x = a._data
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        if a.dtype.is_floating_point:
+            ctx.save_for_backward(a)
+            x = _xp(x).where(x != x, 0, x)
+        return _make(_sum_array(x, axes, keepdim, dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        x = a._data
+        g = _restore(grad, ctx.shape, ctx.axes, ctx.keepdim)
+        return g * _const(x == x, grad._data.dtype), None, None, None
+
+
+def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """sum that treats NaN as zero."""
+    return Nansum.apply(input, _axes(dim, input._data.ndim), keepdim, dtype)
+
+
+class Mean(Function):
+    """mean over every dim (dim=None)."""
+
+    _node_name = "MeanBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        x = a._data
+        n = _count(x.shape, axes)
+        ctx.shape, ctx.axes, ctx.keepdim, ctx.n = x.shape, axes, keepdim, n
+        s = _acc(x).sum(axis=axes, keepdims=keepdim)
+        if n == 0:
+            return _make(_xp(x).full(np.shape(s), np.nan, dtype=x.dtype))
+        return _make(_back(s / n, x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        g = _restore(grad, ctx.shape, ctx.axes, ctx.keepdim)
+        if ctx.n:
+            g = g / ctx.n
+        return g.expand(ctx.shape), None, None
+
+
+class MeanDim(Mean):
+    """mean over the given dims."""
+
+    _node_name = "MeanBackward1"
+
+
+def _mean_dtype(name: str, input: Tensor, dtype) -> Tensor:
+    """input cast to `dtype`, with torch's errors for non-floating inputs or dtypes."""
+    if dtype is not None:
+        if not dtype.is_floating_point:
+            raise RuntimeError(f"{name}(): could not infer output dtype. Optional dtype must be "
+                               f"either a floating point or complex dtype. Got: "
+                               f"{_type_name(dtype)}")
+        return input.to(dtype)
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"{name}(): could not infer output dtype. Input dtype must be either "
+                           f"a floating point or complex dtype. Got: {_type_name(input.dtype)}")
+    return input
 
 
 def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
-    """Arithmetic mean over `dim`; integer inputs need an explicit floating dtype."""
-    if dtype is None and not input.dtype.is_floating_point:
-        raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a "
-                           f"floating point or complex dtype. Got: {_type_word(input.dtype)}")
+    """Arithmetic mean over `dim`; integer inputs need a floating `dtype` (as torch)."""
+    x = _mean_dtype("mean", input, dtype)
+    return (Mean if dim is None else MeanDim).apply(x, _axes(dim, x._data.ndim), keepdim)
+
+
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """mean of the non-NaN elements: nansum divided by their count."""
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
+                           f"but got {_type_name(input.dtype)}")
     x = input if dtype is None else input.to(dtype)
-    axis = _dims(dim, x.ndim)
-    count = x.numel() if axis is None else int(np.prod([x.shape[d] for d in axis]))
-    return sum(x, dim, keepdim) / count if count else sum(x, dim, keepdim) * float("nan")
-
-
-def _type_word(d: _dt.dtype) -> str:
-    from ember._ops.inplace import _type_name
-    return _type_name(d)
+    axes = _axes(dim, x._data.ndim)
+    d = x._data
+    count = (d == d).sum(axis=axes, keepdims=keepdim, dtype=np.int64)
+    return nansum(x, dim, keepdim) / _make(count)
 
 
 def sum_to_size(input: Tensor, *size) -> Tensor:
     """Sum `input` down to `size`, undoing broadcasting (what the engine uses for grads)."""
     from ember._ops.creation import _parse_size
     shape = _parse_size(size)
-    x_shape = input.shape
+    x_shape = input._data.shape
     lead = len(x_shape) - len(shape)
     if lead < 0 or any(s != 1 and s != x for s, x in zip(shape, x_shape[lead:])):
         raise RuntimeError(f"size {{{', '.join(map(str, shape))}}} is not expandable to size "
                            f"{{{', '.join(map(str, x_shape))}}}.")
-    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape)
-                                if s == 1 and x_shape[lead + i] != 1]
+    dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
+                                      if s == 1 and x_shape[lead + i] != 1)
     if not dims:
         return input
-    out = sum(input, dims, keepdim=True)
+    out = SumDim.apply(input, dims, True, None)
     return out.reshape(shape) if lead else out
+
+
+# ----------------------------------------------------------------- prod
+def _first_zero(zero, axes):
+    """Mask of the first zero of each reduced slice (in C order over `axes`)."""
+    if not axes:
+        return zero
+    if len(axes) == 1:
+        seen = zero.cumsum(axis=axes[0])
+    else:  # prod over every dim: count along the flattened array
+        seen = zero.reshape(-1).cumsum().reshape(zero.shape)
+    return zero & (seen == 1)
+
+
+class Prod(Function):
+    """prod over every dim."""
+
+    _node_name = "ProdBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim, dtype):
+        x, acc = _int_default(a._data, dtype)
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        if acc.itemsize == 2 and acc.kind in "fV":
+            out = x.prod(axis=axes, keepdims=keepdim, dtype=_F32).astype(acc)
+        else:
+            out = x.prod(axis=axes, keepdims=keepdim, dtype=acc)
+        result = _make(out)
+        ctx.save_for_backward(a, result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        axes = ctx.axes
+        g = _restore(grad, ctx.shape, axes, ctx.keepdim)
+        o = _restore(out, ctx.shape, axes, ctx.keepdim)
+        x = a._data
+        zero = x == 0
+        if not zero.any():
+            return g * o / a, None, None, None
+        # Where x != 0 the derivative is out / x (zero if the slice has a zero elsewhere).
+        # At the first zero of a slice it is the product of the others: the product of
+        # the slice with that zero replaced by one. Later zeros of a slice get zero.
+        dt = x.dtype
+        nonzero, first = _const(~zero, dt), _const(_first_zero(zero, axes), dt)
+        safe = a * nonzero + _const(zero, dt)
+        others = Prod.apply(a * (1 - first) + first, axes, True, None)
+        return g * (o / safe * nonzero + others * first), None, None, None
+
+
+class ProdDim(Prod):
+    _node_name = "ProdBackward1"
+
+
+def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product over one `dim` (or all); bools and integers multiply in int64 unless `dtype`."""
+    if dim is None:
+        if keepdim:
+            raise TypeError("prod(): keepdim=True needs an int dim")
+        return Prod.apply(input, _axes(None, input._data.ndim), False, dtype)
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
+    return ProdDim.apply(input, _axes(dim, input._data.ndim), keepdim, dtype)
+
+
+# ----------------------------------------------------------------- max / min
+def _extreme_array(x, fn: str, axes, keepdim):
+    # bfloat16 reductions in ml_dtypes are slow and warn on NaN; float32 is exact for them
+    if x.dtype.kind == "V":
+        return getattr(x.astype(_F32), fn)(axis=axes, keepdims=keepdim).astype(x.dtype)
+    return getattr(x, fn)(axis=axes, keepdims=keepdim)
+
+
+def _tie_scale(x, value, axes, nan_ties: bool, dtype):
+    """mask / count over the elements equal to the extreme value (torch splits ties evenly)."""
+    mask = x == value
+    if nan_ties:
+        mask |= (x != x) & (value != value)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (mask / mask.sum(axis=axes, keepdims=True)).astype(dtype, copy=False)
+
+
+class MaxAll(Function):
+    """max() of every element; ties (and NaNs) share the gradient evenly."""
+
+    _node_name = "MaxBackward1"
+    _fn = "max"
+
+    @staticmethod
+    def forward(ctx, a):
+        x = a._data
+        if x.size == 0:
+            raise RuntimeError(f"{ctx._fn}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        out = _make(_extreme_array(x, ctx._fn, None, False))
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        x = a._data
+        return grad * _make(_tie_scale(x, out._data, None, True, grad._data.dtype))
+
+
+class MinAll(MaxAll):
+    _node_name = "MinBackward1"
+    _fn = "min"
+
+
+class MaxDim(Function):
+    """max(dim): values and the index of the first maximum along `dim`."""
+
+    _node_name = "MaxBackward0"
+    _fn = "max"
+
+    @staticmethod
+    def forward(ctx, a, d, keepdim):
+        x = a._data
+        ctx.shape, ctx.d, ctx.keepdim = x.shape, d, keepdim
+        if x.ndim == 0:
+            values, idx = x.copy(), _xp(x).zeros((), dtype=np.int64)
+        else:
+            if x.shape[d] == 0:
+                raise IndexError(f"{ctx._fn}(): Expected reduction dim {d} to have non-zero "
+                                 "size.")
+            src = x.astype(_F32) if x.dtype.kind == "V" else x
+            idx = getattr(src, "arg" + ctx._fn)(axis=d, keepdims=True)
+            values = _xp(x).take_along_axis(x, idx, axis=d)
+            if not keepdim:
+                idx, values = idx.squeeze(d), values.squeeze(d)
+        indices = _make(idx.astype(np.int64, copy=False))
+        ctx.mark_non_differentiable(indices)
+        ctx.save_for_backward(indices)
+        return _make(values), indices
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices):
+        (indices,) = ctx.saved_tensors
+        shape, d = ctx.shape, ctx.d
+        if not shape:
+            return grad, None, None
+        idx = indices._data
+        if not ctx.keepdim:
+            idx = _xp(idx).expand_dims(idx, d)
+        g = _restore(grad, shape, (d,), ctx.keepdim)
+        positions = _xp(idx).arange(shape[d]).reshape([-1 if i == d else 1
+                                                       for i in range(len(shape))])
+        return g * _const(positions == idx, grad._data.dtype), None, None
+
+
+class MinDim(MaxDim):
+    _node_name = "MinBackward0"
+    _fn = "min"
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    """max(): the largest value; max(dim): (values, indices); max(other): elementwise."""
+    if isinstance(dim, Tensor) or other is not None:
+        from ember._ops.pointwise import maximum
+        return maximum(input, dim if other is None else other)
+    if dim is None:
+        return MaxAll.apply(input)
+    d = _wrap_dim(dim, input._data.ndim)
+    return return_types.max(*MaxDim.apply(input, d, keepdim))
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    """min(): the smallest value; min(dim): (values, indices); min(other): elementwise."""
+    if isinstance(dim, Tensor) or other is not None:
+        from ember._ops.pointwise import minimum
+        return minimum(input, dim if other is None else other)
+    if dim is None:
+        return MinAll.apply(input)
+    d = _wrap_dim(dim, input._data.ndim)
+    return return_types.min(*MinDim.apply(input, d, keepdim))
+
+
+def _check_nonempty(name: str, x, dim, axes, sep: str = "()") -> None:
+    """torch's errors for max-like reductions over zero-size dims (they have no identity)."""
+    if x.size:
+        return
+    if dim is None or (not isinstance(dim, (int, np.integer)) and not len(dim)):
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                           "== 0. Specify the reduction dim with the 'dim' argument.")
+    given = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    for raw, ax in zip(sorted(given, key=lambda v: _wrap_dim(v, x.ndim)), axes):
+        if x.shape[ax] == 0:
+            raise IndexError(f"{name}{sep}: Expected reduction dim {raw} to have non-zero size.")
+
+
+class Amax(Function):
+    _node_name = "AmaxBackward0"
+    _fn = "max"
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        x = a._data
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        out = _make(_extreme_array(x, ctx._fn, axes, keepdim))
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        shape, axes, keepdim = ctx.shape, ctx.axes, ctx.keepdim
+        value = out._data if keepdim else out._data.reshape(_kept_shape(shape, axes))
+        scale = _tie_scale(a._data, value, axes, False, grad._data.dtype)
+        return _restore(grad, shape, axes, keepdim) * _make(scale), None, None
+
+
+class Amin(Amax):
+    _node_name = "AminBackward0"
+    _fn = "min"
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Largest value over `dim` (all dims for ()); the gradient splits evenly among ties."""
+    axes = _axes(dim, input._data.ndim)
+    _check_nonempty("amax", input._data, dim, axes)
+    return Amax.apply(input, axes, keepdim)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Smallest value over `dim` (all dims for ()); the gradient splits evenly among ties."""
+    axes = _axes(dim, input._data.ndim)
+    _check_nonempty("amin", input._data, dim, axes)
+    return Amin.apply(input, axes, keepdim)
+
+
+class Aminmax(Function):
+    _node_name = "AminmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        x = a._data
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        lo = _make(_extreme_array(x, "min", axes, keepdim))
+        hi = _make(_extreme_array(x, "max", axes, keepdim))
+        ctx.save_for_backward(a, lo, hi)
+        return lo, hi
+
+    @staticmethod
+    def backward(ctx, grad_min, grad_max):
+        a, lo, hi = ctx.saved_tensors
+        shape, axes, keepdim = ctx.shape, ctx.axes, ctx.keepdim
+        kept = _kept_shape(shape, axes)
+        dt = grad_min._data.dtype
+        s_lo = _make(_tie_scale(a._data, lo._data.reshape(kept), axes, False, dt))
+        s_hi = _make(_tie_scale(a._data, hi._data.reshape(kept), axes, False, dt))
+        return (_restore(grad_min, shape, axes, keepdim) * s_lo
+                + _restore(grad_max, shape, axes, keepdim) * s_hi), None, None
+
+
+def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
+    """(min, max) in one call, as torch.return_types.aminmax."""
+    x = input._data
+    if dim is not None and not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"aminmax(): argument 'dim' must be int, not {type(dim).__name__}")
+    axes = _axes(dim, x.ndim)
+    if x.size == 0:
+        if dim is None:
+            raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                               "operation has no identity.")
+        _check_nonempty("aminmax", x, dim, axes, sep="")
+    return return_types.aminmax(*Aminmax.apply(input, axes, keepdim))
+
+
+def _arg_extreme(name: str, input: Tensor, dim, keepdim: bool) -> Tensor:
+    x = input._data
+    if input.dtype is _dt.bool:
+        raise RuntimeError(f"{name}(): does not support bool input")
+    if x.dtype.kind == "V":
+        x = x.astype(_F32)
+    fn = getattr(x, name)
+    if dim is None:
+        if x.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")
+        idx = _xp(x).asarray(fn())
+        if keepdim:
+            idx = idx.reshape((1,) * x.ndim)
+    else:
+        if not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"{name}(): argument 'dim' (position 1) must be int, not "
+                            f"{type(dim).__name__}")
+        d = _wrap_dim(dim, x.ndim)
+        if x.ndim == 0:
+            idx = _xp(x).zeros((), dtype=np.int64)
+        else:
+            if x.shape[d] == 0:
+                raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+            idx = fn(axis=d, keepdims=keepdim)
+    return _make(idx.astype(np.int64, copy=False))
+
+
+def argmax(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the (first) largest value; over the flattened tensor when dim is None."""
+    return _arg_extreme("argmax", input, dim, keepdim)
+
+
+def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the (first) smallest value; over the flattened tensor when dim is None."""
+    return _arg_extreme("argmin", input, dim, keepdim)
+
+
+# ----------------------------------------------------------------- std / var
+def _correction(name: str, dim, unbiased, correction):
+    """(dim, correction) from torch's three calling conventions of std/var."""
+    if isinstance(dim, bool):  # the legacy std(input, unbiased) form
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}() received an invalid combination of arguments - got both "
+                        "'unbiased' and 'correction'; pass only one of them")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    return dim, correction
+
+
+def _moments(x, axes, correction, keepdim, name: str):
+    """(variance, mean) arrays of x over axes; mean keeps the reduced dims."""
+    n = _count(x.shape, axes)
+    denom = builtins.max(0, n - correction)
+    if denom == 0:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
+                      "less than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=4)
+    xa = _acc(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = xa.sum(axis=axes, keepdims=True) / n if n else \
+            _xp(x).full(_kept_shape(x.shape, axes), np.nan, dtype=xa.dtype)
+        d = xa - m
+        d *= d
+        v = d.sum(axis=axes, keepdims=keepdim)
+        v = v / denom if denom else v / 0.0
+    return v, m, n, denom
+
+
+def _scale(denom) -> float:
+    return 1.0 / denom if denom else math.inf
+
+
+class Var(Function):
+    _node_name = "VarBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axes, correction, keepdim):
+        x = a._data
+        v, _, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim, "var")
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        ctx.save_for_backward(a)
+        return _make(_back(v, x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        g = _restore(grad, ctx.shape, ctx.axes, ctx.keepdim)
+        centered = a - MeanDim.apply(a, ctx.axes, True)
+        return centered * (g * (2.0 * _scale(ctx.denom))), None, None, None
+
+
+class Std(Function):
+    _node_name = "StdBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axes, correction, keepdim):
+        x = a._data
+        v, _, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim, "std")
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        out = _make(_back(_xp(v).sqrt(v), x))
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        return _std_grad(ctx, a, out, grad), None, None, None
+
+
+def _std_grad(ctx, a: Tensor, out: Tensor, grad: Tensor) -> Tensor:
+    """d std / d a: (a - mean) / (denom * std), zero where std is zero (as torch)."""
+    g = _restore(grad, ctx.shape, ctx.axes, ctx.keepdim)
+    s = _restore(out, ctx.shape, ctx.axes, ctx.keepdim)
+    zero = s._data == 0
+    if zero.any():
+        s = s + _const(zero, s._data.dtype)
+        g = g * _const(~zero, g._data.dtype)
+    centered = a - MeanDim.apply(a, ctx.axes, True)
+    return centered * (g * _scale(ctx.denom) / s)
+
+
+def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """Variance over `dim`, dividing by N - correction (correction=1 unless unbiased=False)."""
+    _float_only("std and var", input)
+    dim, c = _correction("var", dim, unbiased, correction)
+    return Var.apply(input, _axes(dim, input._data.ndim), c, keepdim)
+
+
+def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """Standard deviation over `dim` (the square root of var with the same arguments)."""
+    _float_only("std and var", input)
+    dim, c = _correction("std", dim, unbiased, correction)
+    return Std.apply(input, _axes(dim, input._data.ndim), c, keepdim)
+
+
+class VarMean(Function):
+    _node_name = "VarMeanBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axes, correction, keepdim):
+        x = a._data
+        v, m, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim, "var_mean")
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        ctx.save_for_backward(a)
+        m = m if keepdim else m.reshape(v.shape)
+        return _make(_back(v, x)), _make(_back(m, x))
+
+    @staticmethod
+    def backward(ctx, grad_var, grad_mean):
+        (a,) = ctx.saved_tensors
+        g = _restore(grad_var, ctx.shape, ctx.axes, ctx.keepdim)
+        gm = _restore(grad_mean, ctx.shape, ctx.axes, ctx.keepdim)
+        centered = a - MeanDim.apply(a, ctx.axes, True)
+        return centered * (g * (2.0 * _scale(ctx.denom))) + gm / builtins.max(ctx.n, 1), \
+            None, None, None
+
+
+class StdMean(Function):
+    _node_name = "StdMeanBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axes, correction, keepdim):
+        x = a._data
+        v, m, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim, "std_mean")
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        out = _make(_back(_xp(v).sqrt(v), x))
+        ctx.save_for_backward(a, out)
+        m = m if keepdim else m.reshape(v.shape)
+        return out, _make(_back(m, x))
+
+    @staticmethod
+    def backward(ctx, grad_std, grad_mean):
+        a, out = ctx.saved_tensors
+        gm = _restore(grad_mean, ctx.shape, ctx.axes, ctx.keepdim)
+        return _std_grad(ctx, a, out, grad_std) + gm / builtins.max(ctx.n, 1), None, None, None
+
+
+def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None) -> tuple:
+    """(var, mean) over `dim`, computed together."""
+    _float_only("var_mean", input)
+    dim, c = _correction("var_mean", dim, unbiased, correction)
+    return VarMean.apply(input, _axes(dim, input._data.ndim), c, keepdim)
+
+
+def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None) -> tuple:
+    """(std, mean) over `dim`, computed together."""
+    _float_only("std_mean", input)
+    dim, c = _correction("std_mean", dim, unbiased, correction)
+    return StdMean.apply(input, _axes(dim, input._data.ndim), c, keepdim)
+
+
+# ----------------------------------------------------------------- logsumexp and softmax
+def _float_input(a: Tensor):
+    """a's array for a floating op: integers become the default float dtype (torch's rule)."""
+    x = a._data
+    return x.astype(_dt.get_default_dtype().np) if a.dtype._category < 2 else x
+
+
+class Logsumexp(Function):
+    _node_name = "LogsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, a, axes, keepdim):
+        x = _float_input(a)
+        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
+        xp = _xp(x)
+        xa = _acc(x)
+        if _count(x.shape, axes) == 0:  # log of an empty sum
+            out = xp.full(_kept_shape(x.shape, axes) if keepdim else
+                          tuple(s for i, s in enumerate(x.shape) if i not in axes),
+                          -np.inf, dtype=x.dtype)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                m = xa.max(axis=axes, keepdims=True)
+                m = xp.where(xp.isinf(m), 0, m)  # all -inf (or an inf) must not give inf - inf
+                e = xp.exp(xa - m)
+                out = xp.log(e.sum(axis=axes, keepdims=True))
+                out += m
+            out = _back(out if keepdim else out.reshape(
+                tuple(s for i, s in enumerate(x.shape) if i not in axes)), x)
+        result = _make(out)
+        ctx.save_for_backward(a, result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        g = _restore(grad, ctx.shape, ctx.axes, ctx.keepdim)
+        o = _restore(out, ctx.shape, ctx.axes, ctx.keepdim)
+        return g * (a - o).exp(), None, None
+
+
+def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over `dim`, computed stably (rows of -inf give -inf)."""
+    return Logsumexp.apply(input, _axes(dim, input._data.ndim), keepdim)
+
+
+def _softmax_input(name: str, input: Tensor, dim, dtype):
+    if dtype is not None:
+        input = input.to(dtype)
+    elif not input.dtype.is_floating_point:
+        raise NotImplementedError(f'"{name}_kernel_impl" not implemented for '
+                                  f"'{_type_name(input.dtype)}'")
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{name}(): argument 'dim' (position 1) must be int, not "
+                        f"{type(dim).__name__}")
+    return input, _wrap_dim(dim, input._data.ndim)
+
+
+class Softmax(Function):
+    _node_name = "SoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, a, d):
+        x = a._data
+        ctx.d = d
+        xa = _acc(x)
+        if xa.ndim == 0:
+            xa = xa.reshape(1)
+        xp = _xp(x)
+        with np.errstate(invalid="ignore", over="ignore"):
+            e = xa - xa.max(axis=d, keepdims=True) if xa.size else xa.copy()
+            e = xp.exp(e, out=e)
+            e /= e.sum(axis=d, keepdims=True)
+        out = _make(_back(e.reshape(x.shape), x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return y * (grad - SumDim.apply(grad * y, _axes(ctx.d, y.ndim), True, None)), None
+
+
+def softmax(input: Tensor, dim, dtype=None) -> Tensor:
+    """exp(input) normalised to sum to one along `dim`; `dtype` casts the input first."""
+    input, d = _softmax_input("softmax", input, dim, dtype)
+    return Softmax.apply(input, d)
+
+
+class LogSoftmax(Function):
+    _node_name = "LogSoftmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, a, d):
+        x = a._data
+        ctx.d = d
+        xa = _acc(x)
+        if xa.ndim == 0:
+            xa = xa.reshape(1)
+        xp = _xp(x)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            s = xa - xa.max(axis=d, keepdims=True) if xa.size else xa.copy()
+            s -= xp.log(xp.exp(s).sum(axis=d, keepdims=True))
+        out = _make(_back(s.reshape(x.shape), x))
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad - y.exp() * SumDim.apply(grad, _axes(ctx.d, y.ndim), True, None), None
+
+
+def log_softmax(input: Tensor, dim, dtype=None) -> Tensor:
+    """log(softmax(input)) along `dim`, computed without forming the softmax."""
+    input, d = _softmax_input("log_softmax", input, dim, dtype)
+    return LogSoftmax.apply(input, d)
+
+
+# ----------------------------------------------------------------- cumulative ops
+def _scan_dim(name: str, dim, ndim: int) -> int:
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{name}(): argument 'dim' (position 1) must be int, not "
+                        f"{type(dim).__name__}")
+    return _wrap_dim(dim, ndim)
+
+
+def _scan(x, fn: str, d: int, dtype):
+    x, acc = _int_default(x, dtype)
+    if x.ndim == 0:
+        return x.astype(acc)
+    if acc.itemsize == 2 and acc.kind in "fV":
+        return getattr(x, fn)(axis=d, dtype=_F32).astype(acc)
+    return getattr(x, fn)(axis=d, dtype=acc)
+
+
+class _ReverseCumsum(Function):
+    """Sums from each position to the end of `dim` (the adjoint of cumsum)."""
+
+    _node_name = "ReverseCumsumBackward0"
+
+    @staticmethod
+    def forward(ctx, a, d):
+        x = a._data
+        ctx.d = d
+        if x.ndim == 0:
+            return _make(x.copy())
+        xp = _xp(x)
+        return _make(xp.flip(xp.flip(x, d).cumsum(axis=d), d))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Cumsum.apply(grad, ctx.d, None), None
+
+
+class Cumsum(Function):
+    _node_name = "CumsumBackward0"
+
+    @staticmethod
+    def forward(ctx, a, d, dtype):
+        ctx.d = d
+        return _make(_scan(a._data, "cumsum", d, dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _ReverseCumsum.apply(grad, ctx.d), None, None
+
+
+def cumsum(input: Tensor, dim, *, dtype=None) -> Tensor:
+    """Running sum along `dim`; bools and integers accumulate in int64 unless `dtype`."""
+    return Cumsum.apply(input, _scan_dim("cumsum", dim, input._data.ndim), dtype)
+
+
+class Cumprod(Function):
+    _node_name = "CumprodBackward0"
+
+    @staticmethod
+    def forward(ctx, a, d, dtype):
+        ctx.d = d
+        out = _make(_scan(a._data, "cumprod", d, dtype))
+        ctx.save_for_backward(a, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        d = ctx.d
+        x = a._data
+        if x.ndim == 0:
+            return grad, None, None
+        zero = x == 0
+        if not zero.any():
+            return _ReverseCumsum.apply(grad * out, d) / a, None, None
+        # For x_i != 0 the derivative is sum_{k>=i} g_k out_k / x_i (out_k vanishes after
+        # the first zero). At the first zero it is the same sum over the cumprod of the
+        # slice with that zero replaced by one; after it, every product holds that zero.
+        dt = x.dtype
+        nonzero, first = _const(~zero, dt), _const(_first_zero(zero, (d,)), dt)
+        safe = a * nonzero + _const(zero, dt)
+        term = _ReverseCumsum.apply(grad * out, d) / safe * nonzero
+        replaced = Cumprod.apply(a * (1 - first) + first, d, None)
+        return term + _ReverseCumsum.apply(grad * replaced, d) * first, None, None
+
+
+def cumprod(input: Tensor, dim, *, dtype=None) -> Tensor:
+    """Running product along `dim`; the gradient stays correct where the input has zeros."""
+    return Cumprod.apply(input, _scan_dim("cumprod", dim, input._data.ndim), dtype)
+
+
+# ----------------------------------------------------------------- logical reductions
+def _logical(fn: str, input: Tensor, dim, keepdim: bool) -> Tensor:
+    x = input._data
+    if x.dtype.kind != "b":
+        x = x != 0
+    if dim is not None and not isinstance(dim, (int, np.integer)) and not len(dim):
+        out = x.copy()  # an empty dim list reduces nothing here (unlike sum)
+        _axes(dim, x.ndim)
+    else:
+        out = getattr(x, fn)(axis=_axes(dim, x.ndim), keepdims=keepdim)
+    if input.dtype is _dt.uint8:  # torch keeps uint8 for uint8 inputs
+        out = out.astype(np.uint8)
+    return _make(out)
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether every element (along `dim`) is nonzero; uint8 inputs give uint8."""
+    return _logical("all", input, dim, keepdim)
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether some element (along `dim`) is nonzero; uint8 inputs give uint8."""
+    return _logical("any", input, dim, keepdim)
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """Number of nonzero elements along `dim` (all dims by default), as int64."""
+    x = input._data
+    return _make((x != 0).sum(axis=_axes(dim, x.ndim), dtype=np.int64))
+
+
+from ember._ops.norms import norm  # noqa: E402  (norms builds on the reductions above)
