@@ -227,12 +227,24 @@ def _call(node, grads):
             raise RuntimeError(f"function {node.name()} returned an incorrect number of "
                                f"gradients (expected {n_args}, got {len(outs)})")
         outs = outs[:n_args]
+    if node._node_name is None and len(node._edges) != n_args:
+        _check_non_tensor_grads(node, outs)
     if node._hooks:
         for hook in tuple(node._hooks.values()):
             new = hook(outs, tuple(grads))
             if new is not None:
                 outs = tuple(new)
     return outs
+
+
+def _check_non_tensor_grads(node, outs) -> None:
+    """A custom Function must return None for each forward argument that was not a tensor."""
+    tensor_positions = {e[0] for e in node._edges}
+    for i, o in enumerate(outs):
+        if o is not None and i not in tensor_positions:
+            raise RuntimeError(f"function {node.name()} returned a gradient different than None "
+                               f"at position {i + 1}, but the corresponding forward input was "
+                               "not a Variable")
 
 
 def _call_with_anomaly(node, grads):
@@ -267,8 +279,7 @@ def _zeros_like_meta(shape, np_dtype, node):
 def _validate(node, argpos, g, shape, dtype):
     """Reduce a broadcast gradient to its input's shape and cast it to its dtype."""
     if not isinstance(g, Tensor):
-        raise TypeError(f"function {node.name()} returned a gradient of type "
-                        f"{type(g).__name__} at index {argpos}, expected a Tensor or None")
+        raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
     if g._data.shape != shape:
         if not _expandable(shape, g._data.shape):
             raise RuntimeError(f"Function {node.name()} returned an invalid gradient at index "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 
 from ember import _dtype as _dt
-from ember._tensor import Tensor
+from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import _state
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "AccumulateGrad"]
@@ -37,7 +37,9 @@ class Node:
         return self._node_name or type(self).__name__ + "Backward"
 
     def __repr__(self) -> str:
-        return f"<{self.name()} object at {id(self):#x}>"
+        # torch shows a custom Function's node under its Python module's path
+        prefix = "" if self._node_name else "ember.autograd.function."
+        return f"<{prefix}{self.name()} object at {id(self):#x}>"
 
     def register_hook(self, fn):
         """fn(grad_inputs, grad_outputs) runs after this node's backward."""
@@ -244,10 +246,12 @@ def _record(cls, ctx, args, kwargs):
     ctx._edges = edges
     dirty = ctx._dirty
     for t in dirty:
-        _check_inplace(t)
+        if t.grad_fn is None and t._requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
+                               "operation.")
         t._version_counter[0] += 1
     if isinstance(out, tuple):
-        _link_outputs(ctx, out, dirty)
+        out = _link_outputs(ctx, out, dirty, args)
     else:
         # The common case: one output. (_out_meta is only read for multi-output nodes.)
         ctx._n_outputs = 1
@@ -256,6 +260,8 @@ def _record(cls, ctx, args, kwargs):
                 from ember._ops.inplace import rebase_view
                 rebase_view(out, ctx, 0)
             else:
+                if out._requires_grad and not dirty and any(out is a for a in args):
+                    out = _alias(out)
                 out._requires_grad = True
                 out.grad_fn = ctx
                 if out._output_nr:
@@ -266,11 +272,24 @@ def _record(cls, ctx, args, kwargs):
     return out
 
 
-def _link_outputs(ctx, outs: tuple, dirty) -> None:
+def _alias(t: Tensor) -> Tensor:
+    """A forward that returns an input unchanged (not marked dirty) gives a view of it, so
+    the input keeps its own grad_fn (as torch does)."""
+    from ember._ops.inplace import set_view
+    return set_view(_make(t._data), t, _same)
+
+
+def _same(base):
+    return base
+
+
+def _link_outputs(ctx, outs: tuple, dirty, args) -> tuple:
     """Make each differentiable output of a multi-output op point at `ctx`."""
     non_diff = ctx._non_diff
     ctx._n_outputs = len(outs)
     ctx._out_meta = []
+    outs = tuple(_alias(o) if isinstance(o, Tensor) and o._requires_grad and any(
+        o is a for a in args) and not any(o is d for d in dirty) else o for o in outs)
     for i, o in enumerate(outs):
         if not isinstance(o, Tensor):
             ctx._out_meta.append(None)
@@ -284,6 +303,7 @@ def _link_outputs(ctx, outs: tuple, dirty) -> None:
             o._requires_grad = True
             o.grad_fn = ctx
             o._output_nr = i
+    return outs
 
 
 _anomaly = [False, True]  # [enabled, check_nan]: switched by ember.autograd.anomaly_mode
