@@ -65,6 +65,11 @@ def _write(self: Tensor, array) -> None:
 
 def apply_inplace(self: Tensor, fn, *args, **kwargs) -> Tensor:
     """Run `fn(self, *args)` out of place and write the result into `self`."""
+    if self._is_inference and not _state.inference:
+        raise RuntimeError("Inplace update to inference tensor outside InferenceMode is not "
+                           "allowed.You can make a clone to get a normal tensor before doing "
+                           "inplace update.See https://github.com/pytorch/rfcs/pull/17 for more "
+                           "details.")
     recording = _state.enabled and (self._requires_grad or any(
         isinstance(a, Tensor) and a._requires_grad for a in args))
     if not recording:

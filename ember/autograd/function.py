@@ -112,6 +112,9 @@ class FunctionCtx:
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for backward; an in-place change to one before then is an error."""
         if self._recording:  # an op run without a graph needs nothing saved
+            for t in tensors:
+                if t is not None and t._is_inference:
+                    raise RuntimeError(_INFERENCE_SAVED)
             self._saved = [(t, t._version_counter[0], t.grad_fn) if t is not None else None
                            for t in tensors]
 
@@ -147,6 +150,13 @@ class FunctionCtx:
     def set_materialize_grads(self, value: bool) -> None:
         """With False, backward receives None instead of zeros for unused outputs."""
         self._materialize_grads = value
+
+
+_INFERENCE_SAVED = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+    "`torch.inference_mode()`.")
 
 
 def _modified_error(ctx, t, version, fn_when_saved) -> RuntimeError:
