@@ -711,7 +711,8 @@ class Addr(Function):
             if t._data.ndim != 1:
                 raise RuntimeError(f"addr: Expected 1-D argument {name}, but got "
                                    f"{t._data.ndim}-D")
-        dtype = _dt.result_type_of(inp, v1, v2).np  # unlike the other products, addr promotes
+        # Unlike the other products, addr promotes (0-dim tensors count fully here).
+        dtype = _dt.promote_types(_dt.promote_types(inp.dtype, v1.dtype), v2.dtype).np
         shape = v1._data.shape + v2._data.shape
         _check_bias(inp, shape)
         ctx.beta, ctx.alpha = beta, alpha
@@ -733,7 +734,7 @@ class Addr(Function):
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1,
          out: Tensor | None = None) -> Tensor:
     """beta * input + alpha * outer(vec1, vec2), with type promotion across all three."""
-    rt = _dt.result_type_of(input, vec1, vec2)
+    rt = _dt.promote_types(_dt.promote_types(input.dtype, vec1.dtype), vec2.dtype)
     probe = vec1 if vec1.dtype is rt else input if input.dtype is rt else vec2
     return _write_out(out, Addr.apply(input, vec1, vec2, _coef(beta, probe),
                                       _coef(alpha, probe)), "addr")
