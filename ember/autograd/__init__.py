@@ -14,12 +14,12 @@ from ember.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
-from ember.autograd.gradcheck import gradcheck, gradgradcheck
+from ember.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "no_grad",
            "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly", "gradcheck",
-           "gradgradcheck", "engine", "graph"]
+           "gradgradcheck", "GradcheckError", "engine", "graph"]
 
 
 def _as_tuple(x) -> tuple:
