@@ -310,5 +310,6 @@ def test_single_tensor_input_and_forward_ad_unsupported():
 
 def test_gradcheck_error_is_exported():
     assert issubclass(GradcheckError, RuntimeError)
+    assert ember.autograd.GradcheckError is GradcheckError
     from ember.autograd import gradcheck as gc_fn
     assert gc_fn is gradcheck

@@ -380,6 +380,9 @@ def test_addmm_beta_zero_ignores_nan_and_tensor_alpha():
 def test_addmm_low_precision(dtype):
     check(lambda lib, x, a, b: lib.addmm(x, a, b, beta=3, alpha=2), randn(5, dtype=dtype),
           randn(4, 6, dtype=dtype, seed=1), randn(6, 5, dtype=dtype, seed=2))
+    # Python float coefficients never upcast the result
+    check(lambda lib, x, a, b: lib.addmm(x, a, b, beta=0.5, alpha=1.5), randn(5, dtype=dtype),
+          randn(4, 6, dtype=dtype, seed=1), randn(6, 5, dtype=dtype, seed=2))
 
 
 @pytest.mark.parametrize("shapes,msg", [
@@ -475,6 +478,9 @@ def test_addbmm(bias):
                                       "got 2 and 3")
     check_error(lambda lib, x, a, b: lib.addbmm(x, a, b), randn(2, 2), randn(2, 2, 3),
                 randn(2, 4, 2), match=r"Incompatible matrix sizes for bmm \(2x3 and 4x2\)")
+    check(lambda lib, x, a, b: x.clone().addbmm_(a, b, beta=2) if lib is torch else
+          ember._ops.linalg.addbmm_(x.clone(), a, b, beta=2), randn(2, 5),
+          randn(3, 2, 4, seed=1), randn(3, 4, 5, seed=2))
 
 
 @pytest.mark.parametrize("bias", [(2, 3), (3,), ()])
@@ -493,6 +499,9 @@ def test_addr(bias):
           np.array([False, True, True]))
     check_error(lambda lib, x, a, b: lib.addr(x, a, b), randn(2, 3), randn(2, 1), randn(3),
                 match="addr: Expected 1-D argument vec1, but got 2-D")
+    check(lambda lib, x, a, b: x.clone().addr_(a, b, alpha=3) if lib is torch else
+          ember._ops.linalg.addr_(x.clone(), a, b, alpha=3), randn(2, 3),
+          randn(2, seed=1), randn(3, seed=2))
 
 
 def test_chain_matmul_warns():
