@@ -67,28 +67,33 @@ def _check_tensor(x, fn: str, arg: str, pos: int) -> None:
                         f"{type(x).__name__}")
 
 
-def _check_pair(a: Tensor, b: Tensor, kernel: str, dtype_error) -> None:
-    """Same device, same dtype (torch never promotes inside a product), and not bool."""
+def _check_pair(a: Tensor, b: Tensor, kernel: str, dtype_error, *error_args) -> None:
+    """Same device, same dtype (torch never promotes inside a product), and not bool.
+    The message for a dtype mismatch is dtype_error(*error_args), built only on failure."""
     if type(a._data) is not type(b._data):
         _check_same_device(a, b)
     if a._data.dtype != b._data.dtype:
-        raise RuntimeError(dtype_error())
+        raise RuntimeError(dtype_error(*error_args))
     if a._data.dtype.kind == "b":
         raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
 
 
-def _mm_dtype_error(a: Tensor, b: Tensor):
-    return lambda: (f"expected m1 and m2 to have the same dtype, but got: {_cname(a)} != "
-                    f"{_cname(b)}")
+def _mm_dtype_error(a: Tensor, b: Tensor) -> str:
+    return f"expected m1 and m2 to have the same dtype, but got: {_cname(a)} != {_cname(b)}"
 
 
-def _scalar_type_error(a: Tensor, b: Tensor):
-    return lambda: f"expected scalar type {_tname(a)} but found {_tname(b)}"
+def _scalar_type_error(a: Tensor, b: Tensor) -> str:
+    return f"expected scalar type {_tname(a)} but found {_tname(b)}"
 
 
-def _mv_dtype_error(inp: Tensor, mat: Tensor, vec: Tensor):
-    return lambda: (f"addmv input tensors must have the same dtype, but got {_tname(inp)}, "
-                    f"{_tname(mat)}, and {_tname(vec)}")
+def _mv_dtype_error(inp: Tensor, mat: Tensor, vec: Tensor) -> str:
+    return (f"addmv input tensors must have the same dtype, but got {_tname(inp)}, "
+            f"{_tname(mat)}, and {_tname(vec)}")
+
+
+def _dot_dtype_error(a: Tensor, b: Tensor) -> str:
+    return (f"dot : expected both vectors to have same dtype, but found {_tname(a)} and "
+            f"{_tname(b)}")
 
 
 def _expand_error(target, shape) -> RuntimeError:
@@ -165,7 +170,7 @@ class Mm(Function):
             raise RuntimeError("self must be a matrix")
         if y.ndim != 2:
             raise RuntimeError("mat2 must be a matrix")
-        _check_pair(a, b, "addmm_impl_cpu_", _mm_dtype_error(a, b))
+        _check_pair(a, b, "addmm_impl_cpu_", _mm_dtype_error, a, b)
         if x.shape[1] != y.shape[0]:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_dims_str(x.shape)} "
                                f"and {_dims_str(y.shape)})")
@@ -197,7 +202,7 @@ class Bmm(Function):
             raise RuntimeError("batch1 must be a 3D tensor")
         if y.ndim != 3:
             raise RuntimeError("batch2 must be a 3D tensor")
-        _check_pair(a, b, "bmm", _scalar_type_error(a, b))
+        _check_pair(a, b, "bmm", _scalar_type_error, a, b)
         _check_batch2(x.shape[0], x.shape[2], y.shape)
         ctx.save_for_backward(a, b)
         return _make(_mm_arrays(x, y))
@@ -230,7 +235,7 @@ class Mv(Function):
         x, y = a._data, v._data
         if x.ndim != 2 or y.ndim != 1:
             raise RuntimeError(f"vector + matrix @ vector expected, got 1, {x.ndim}, {y.ndim}")
-        _check_pair(a, v, "addmv_impl_cpu", _mv_dtype_error(v, a, v))
+        _check_pair(a, v, "addmv_impl_cpu", _mv_dtype_error, v, a, v)
         if x.shape[1] != y.shape[0]:
             raise RuntimeError(f"size mismatch, got input ({x.shape[0]}), mat "
                                f"({_dims_str(x.shape)}), vec ({y.shape[0]})")
@@ -259,8 +264,7 @@ class Dot(Function):
         x, y = a._data, b._data
         if x.ndim != 1 or y.ndim != 1:
             raise RuntimeError(f"1D tensors expected, but got {x.ndim}D and {y.ndim}D tensors")
-        _check_pair(a, b, "dot", lambda: (f"dot : expected both vectors to have same dtype, "
-                                          f"but found {_tname(a)} and {_tname(b)}"))
+        _check_pair(a, b, "dot", _dot_dtype_error, a, b)
         if x.shape[0] != y.shape[0]:
             raise RuntimeError(f"inconsistent tensor size, expected tensor [{x.shape[0]}] and "
                                f"src [{y.shape[0]}] to have the same number of elements, but "
@@ -351,11 +355,11 @@ def _check_matmul(a: Tensor, b: Tensor) -> None:
     x, y = a._data, b._data
     folds = y.ndim <= 2  # torch folds into mm (y 2-D) or mv (y 1-D)
     if folds and y.ndim == 2:
-        _check_pair(a, b, "addmm_impl_cpu_", _mm_dtype_error(a, b))
+        _check_pair(a, b, "addmm_impl_cpu_", _mm_dtype_error, a, b)
     elif folds:
-        _check_pair(a, b, "addmv_impl_cpu", _mv_dtype_error(b, a, b))
+        _check_pair(a, b, "addmv_impl_cpu", _mv_dtype_error, b, a, b)
     else:
-        _check_pair(a, b, "bmm", _scalar_type_error(a, b))
+        _check_pair(a, b, "bmm", _scalar_type_error, a, b)
     k = x.shape[-1]
     k2 = y.shape[-2] if y.ndim > 1 else y.shape[0]
     if folds:
@@ -521,7 +525,7 @@ class Addmm(Function):
             other = inp if inp._data.dtype != y.dtype else m1
             raise RuntimeError(f"self and mat2 must have the same dtype, but got "
                                f"{_tname(other)} and {_tname(m2)}")
-        _check_pair(m1, m2, "addmm_impl_cpu_", _mm_dtype_error(m1, m2))
+        _check_pair(m1, m2, "addmm_impl_cpu_", _mm_dtype_error, m1, m2)
         if x.shape[1] != y.shape[0]:
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({_dims_str(x.shape)} "
                                f"and {_dims_str(y.shape)})")
@@ -576,7 +580,7 @@ class Baddbmm(Function):
             raise RuntimeError("batch1 must be a 3D tensor")
         if y.ndim != 3:
             raise RuntimeError("batch2 must be a 3D tensor")
-        _check_pair(b1, b2, "bmm", _scalar_type_error(b1, b2))
+        _check_pair(b1, b2, "bmm", _scalar_type_error, b1, b2)
         if inp._data.dtype != x.dtype:
             raise RuntimeError(f"Input dtypes must be the same, got: input {_cname(inp)}, "
                                f"batch1: {_cname(b1)}, batch2: {_cname(b2)}")
@@ -628,7 +632,7 @@ class Addbmm(Function):
         if inp._data.dtype != y.dtype:
             raise RuntimeError(f"self and mat2 must have the same dtype, but got {_tname(inp)} "
                                f"and {_tname(b2)}")
-        _check_pair(b1, b2, "addmm_impl_cpu_", _mm_dtype_error(b1, b2))
+        _check_pair(b1, b2, "addmm_impl_cpu_", _mm_dtype_error, b1, b2)
         _check_bias(inp, (x.shape[1], y.shape[2]))
         ctx.beta, ctx.alpha = beta, alpha
         ctx.save_for_backward(b1, b2)
@@ -669,8 +673,8 @@ class Addmv(Function):
             raise RuntimeError(f"vector + matrix @ vector expected, got {inp._data.ndim}, "
                                f"{x.ndim}, {y.ndim}")
         if not (inp._data.dtype == x.dtype == y.dtype):
-            raise RuntimeError(_mv_dtype_error(inp, mat, vec)())
-        _check_pair(mat, vec, "addmv_impl_cpu", _mv_dtype_error(inp, mat, vec))
+            raise RuntimeError(_mv_dtype_error(inp, mat, vec))
+        _check_pair(mat, vec, "addmv_impl_cpu", _mv_dtype_error, inp, mat, vec)
         n = inp._data.shape[0] if inp._data.ndim == 1 else x.shape[0]
         if x.shape[1] != y.shape[0] or n not in (1, x.shape[0]):
             raise RuntimeError(f"size mismatch, got input ({n}), mat ({_dims_str(x.shape)}), "
