@@ -101,7 +101,7 @@ def apply_inplace(self: Tensor, fn, *args, **kwargs) -> Tensor:
 class CopySlices(Function):
     """The base's node after an in-place op on one of its views."""
 
-    _node_name = "CopySlices"
+    _node_name = "torch::autograd::CopySlices"  # torch's name(); repr shows CopySlices
 
     @staticmethod
     def backward(ctx, grad):

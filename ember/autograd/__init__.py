@@ -98,5 +98,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                           allow_unused=allow_unused, accumulate=False)
     if materialize_grads:
         from ember._ops.creation import zeros_like
-        result = tuple(zeros_like(t) if g is None else g for g, t in zip(result, inputs_t))
+        result = tuple(zeros_like(t, requires_grad=create_graph) if g is None else g
+                       for g, t in zip(result, inputs_t))
     return result

@@ -37,9 +37,12 @@ class Node:
         return self._node_name or type(self).__name__ + "Backward"
 
     def __repr__(self) -> str:
-        # torch shows a custom Function's node under its Python module's path
-        prefix = "" if self._node_name else "ember.autograd.function."
-        return f"<{prefix}{self.name()} object at {id(self):#x}>"
+        name = self.name()
+        if name.startswith("torch::autograd::"):  # AccumulateGrad, CopySlices
+            name = name[len("torch::autograd::"):]
+        elif not self._node_name:  # torch shows a custom Function under its module's path
+            name = "ember.autograd.function." + name
+        return f"<{name} object at {id(self):#x}>"
 
     def register_hook(self, fn):
         """fn(grad_inputs, grad_outputs) runs after this node's backward."""
@@ -69,9 +72,6 @@ class AccumulateGrad(Node):
         self.variable = variable
         self._seq = -1  # leaves run last among ready nodes
         self._n_outputs = 1
-
-    def __repr__(self) -> str:
-        return f"<AccumulateGrad object at {id(self):#x}>"
 
     @property
     def next_functions(self) -> tuple:

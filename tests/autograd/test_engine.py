@@ -536,7 +536,8 @@ def test_grad_allow_unused_and_materialize_grads():
         x, y = leaf(lib, 3), leaf(lib, 3, seed=1)
         a = lib.autograd.grad((x * 2).sum(), [x, y], allow_unused=True)
         b = lib.autograd.grad((x * 2).sum(), [x, y], materialize_grads=True)
-        return a, b
+        c = lib.autograd.grad((x * x).sum(), [x, y], materialize_grads=True, create_graph=True)
+        return a, b, c, [g.requires_grad for g in b + c]
     same(prog)
     same_error(lambda lib: lib.autograd.grad((leaf(lib, 2) * 2).sum(),
                                              [leaf(lib, 2), leaf(lib, 2, seed=1)]))
