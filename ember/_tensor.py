@@ -374,7 +374,7 @@ class Tensor:
 
     def __repr__(self, *, tensor_contents=None) -> str:
         from ember._tensor_str import _str
-        return _str(self)
+        return _str(self, tensor_contents=tensor_contents)
 
     def __format__(self, format_spec: str) -> str:
         if self._data.ndim == 0:
@@ -807,7 +807,7 @@ class Tensor:
     def normal_(self, mean=0, std=1, *, generator=None): return _cr.normal_(self, mean, std, generator=generator)
     def bernoulli_(self, p=0.5, *, generator=None): return _cr.bernoulli_(self, p, generator=generator)
     def bernoulli(self, p=None, *, generator=None): return _cr.bernoulli(self, p, generator=generator)
-    def random_(self, from_=0, to=None, *, generator=None): return _cr.random_(self, from_, to, generator=generator)
+    def random_(self, *args, generator=None, **kwargs): return _cr.random_(self, *args, generator=generator, **kwargs)
     def exponential_(self, lambd=1, *, generator=None): return _cr.exponential_(self, lambd, generator=generator)
     def geometric_(self, p, *, generator=None): return _cr.geometric_(self, p, generator=generator)
     def log_normal_(self, mean=1, std=2, *, generator=None): return _cr.log_normal_(self, mean, std, generator=generator)

@@ -1,252 +1,718 @@
-"""Factories: tensor(), zeros/ones/full/empty (+ _like), arange, linspace, eye, random draws."""
+"""Factories: tensor(), zeros/ones/full/empty (+ _like), arange, linspace, eye, random draws.
+
+Every factory builds one array with NumPy (or, for random draws on a GPU, with
+the CUDA generator's CuPy stream) and wraps it; nothing here records a graph
+except the random ops that take tensors (normal, bernoulli, poisson and the
+in-place fills), whose nodes pass a zero gradient back as torch's do.
+"""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from ember import _dtype as _dt
+from ember import random as _random
 from ember._device import as_device, to_device
+from ember._ops.inplace import apply_inplace
 from ember._tensor import Tensor, _make
+from ember.autograd.function import Function
 
 __all__ = ["tensor", "as_tensor", "asarray", "from_numpy", "scalar_tensor", "zeros", "ones",
            "full", "empty", "zeros_like", "ones_like", "full_like", "empty_like", "arange",
-           "range", "linspace", "logspace", "eye"]
+           "range", "linspace", "logspace", "eye", "rand", "randn", "randint", "randperm",
+           "rand_like", "randn_like", "randint_like", "normal", "bernoulli", "multinomial",
+           "poisson"]
 
 _builtin_range = range
 
+# torch's names for dtypes in its error messages: the dispatch name ('Long'), the C++
+# type (random_ bounds, cauchy_) and the C type that a filled value must fit (full).
+_KERNEL_NAME = {"uint8": "Byte", "int8": "Char", "int16": "Short", "int32": "Int",
+                "int64": "Long", "bool": "Bool", "float16": "Half", "bfloat16": "BFloat16",
+                "float32": "Float", "float64": "Double"}
+_CPP_NAME = {"uint8": "unsigned char", "int8": "signed char", "int16": "short int",
+             "int32": "int", "int64": "long int", "bool": "bool", "float16": "c10::Half",
+             "bfloat16": "c10::BFloat16", "float32": "float", "float64": "double"}
+_FILL_NAME = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32": "int",
+              "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
+              "float32": "float", "float64": "double"}
+_MANTISSA_DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
 
-def _parse_size(size) -> tuple:
-    """Sizes as torch accepts them: zeros(2, 3), zeros((2, 3)), zeros([2, 3]), zeros(Size)."""
-    if len(size) == 1 and not isinstance(size[0], (int, np.integer, Tensor)):
-        size = tuple(size[0])
+
+def _not_implemented(kernel: str, dtype: _dt.dtype) -> NotImplementedError:
+    return NotImplementedError(f'"{kernel}" not implemented for \'{_KERNEL_NAME[dtype.name]}\'')
+
+
+def _num_str(x) -> str:
+    """A number as C++ streams it into torch's messages (-1, 0.5, 3e+38, nan)."""
+    if isinstance(x, int) and not isinstance(x, bool):
+        return str(x)
+    return f"{float(x):g}"
+
+
+# ----------------------------------------------------------------- argument helpers
+def _as_dtype(dtype) -> _dt.dtype | None:
+    """A dtype argument: an ember dtype, or the Python types torch also accepts."""
+    if dtype is None or isinstance(dtype, _dt.dtype):
+        return dtype
+    if dtype is bool:
+        return _dt.bool
+    if dtype is int:
+        return _dt.int64
+    if dtype is float:
+        return _dt.float64
+    raise TypeError(f"argument 'dtype' must be torch.dtype, not {type(dtype).__name__}")
+
+
+def _float_default(dtype) -> _dt.dtype:
+    return _dt.get_default_dtype() if dtype is None else _as_dtype(dtype)
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _parse_size(size, name: str = "empty") -> tuple:
+    """Sizes as torch accepts them: f(2, 3), f((2, 3)), f([2, 3]), f(Size), 0-dim int tensors."""
+    if len(size) == 1 and not _is_int(size[0]) and not (
+            isinstance(size[0], Tensor) and size[0]._data.ndim == 0):
+        seq = size[0]
+        if not isinstance(seq, (tuple, list)):
+            raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
+                            f"not {type(seq).__name__}")
+        size = tuple(seq)
+        nested = True
+    else:
+        nested = False
     out = []
-    for s in size:
-        if isinstance(s, Tensor):
-            s = s.__index__()
-        if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
-            raise TypeError(f"expected a sequence of integers as the size, but got "
-                            f"{type(s).__name__}")
-        if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
-                               f"{list(size)}")
+    for pos, s in enumerate(size):
+        if isinstance(s, Tensor) and s._data.ndim == 0 and not s.dtype.is_floating_point:
+            s = int(s._data.item())
+        if not _is_int(s):
+            if nested or pos == 0:
+                raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
+                                f"but found element of type {type(s).__name__} at pos {pos}"
+                                if nested else f"{name}(): argument 'size' (position 1) must be "
+                                f"tuple of ints, not {type(s).__name__}")
+            raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
+                            f"{pos + 1} with error \"type must be tuple of ints,but got "
+                            f"{type(s).__name__}\"")
         out.append(int(s))
+    for s in out:
+        if s < 0:
+            if name == "zeros":
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {out}")
     return tuple(out)
 
 
-def _finish(arr, device, requires_grad: bool) -> Tensor:
-    """Move a freshly made NumPy array to `device` and wrap it."""
-    dev = as_device(device)
-    if dev.type != "cpu":
-        arr = to_device(arr, dev)
+def _size_args(args: tuple, size, name: str) -> tuple:
+    """The size of a varargs factory, given positionally or as size=."""
+    if size is not None:
+        if args:
+            raise TypeError(f"{name}() got multiple values for argument 'size'")
+        args = (size,)
+    if not args:
+        raise TypeError(f'{name}() missing 1 required positional arguments: "size"')
+    return _parse_size(args, name)
+
+
+def _check_grad_dtype(dtype: _dt.dtype, requires_grad: bool) -> None:
+    if requires_grad and not dtype.is_floating_point:
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                           "gradients")
+
+
+def _wrap(arr, requires_grad: bool, out=None) -> Tensor:
+    """Wrap a freshly made array (already on its device) as a leaf, or write it into `out`."""
+    if out is not None:
+        return _into(out, arr)
     t = _make(arr)
     if requires_grad:
-        t.requires_grad_(True)
+        _check_grad_dtype(t.dtype, True)
+        t._requires_grad = True
     return t
 
 
-def _infer_dtype(data) -> _dt.dtype:
-    """torch.tensor's dtype for nested Python data: bool < int64 < default float."""
-    kind = 0
+def _finish(arr, device, requires_grad: bool, out=None) -> Tensor:
+    """Move a freshly made NumPy array to `device` and wrap it."""
+    if device is not None:
+        dev = as_device(device)
+        if dev.type != "cpu":
+            arr = to_device(arr, dev)
+    return _wrap(arr, requires_grad, out)
+
+
+def _into(out: Tensor, arr) -> Tensor:
+    """The out= convention: results land in `out`, resized if its shape differs."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
+    if out._data.shape == arr.shape:
+        out._data[...] = arr
+    else:
+        out._data = arr.astype(out._data.dtype)
+    out._version_counter[0] += 1
+    return out
+
+
+# ----------------------------------------------------------------- tensor() and friends
+def _leaf_dtype(x) -> _dt.dtype:
+    """The dtype one element of nested data stands for (torch's infer_scalar_type)."""
+    if isinstance(x, bool):
+        return _dt.bool
+    if isinstance(x, int):
+        return _dt.int64
+    if isinstance(x, float):
+        return _dt.get_default_dtype()
+    if isinstance(x, Tensor):
+        return x.dtype
+    if isinstance(x, (np.ndarray, np.generic)):
+        return _numpy_dtype(x.dtype)
+    if isinstance(x, str):
+        raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
+    if isinstance(x, complex):
+        raise TypeError("ember has no complex dtypes yet")
+    raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
+
+
+_FAST_LEAVES = {float: None, int: _dt.int64, bool: _dt.bool}
+
+
+def _infer_dtype(data) -> tuple:
+    """(dtype, holds_tensors) for nested sequences: every leaf's dtype, promoted together."""
+    result = None
+    has_tensor = False
     stack = [data]
     while stack:
         x = stack.pop()
+        if isinstance(x, (list, tuple, _builtin_range)):
+            kinds = set(map(type, x))
+            if kinds.issubset(_FAST_LEAVES):  # the common case: a row of Python numbers
+                for k in kinds:
+                    d = _FAST_LEAVES[k] or _dt.get_default_dtype()
+                    result = d if result is None else _dt.promote_types(result, d)
+            else:
+                stack.extend(x)
+            continue
         if isinstance(x, Tensor):
-            return x.dtype if kind < 2 or x.dtype.is_floating_point else _dt.get_default_dtype()
-        if isinstance(x, (list, tuple)):
-            stack.extend(x)
-        elif isinstance(x, (bool, np.bool_)):
-            pass
-        elif isinstance(x, (int, np.integer)):
-            kind = max(kind, 1)
-        elif isinstance(x, (float, np.floating)):
-            kind = 2
-        else:
-            raise TypeError(f"Could not infer dtype of {type(x).__name__}")
-    return (_dt.bool, _dt.int64, _dt.get_default_dtype())[kind]
+            has_tensor = True
+        d = _leaf_dtype(x)
+        result = d if result is None else _dt.promote_types(result, d)
+    return (result or _dt.get_default_dtype()), has_tensor
 
 
-def _to_nested_arrays(data):
+def _tensors_to_scalars(data):
+    """Nested data with each (one-element) tensor replaced by its Python number."""
     if isinstance(data, Tensor):
-        return data.detach().numpy(force=True)
+        if data._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return data._data.reshape(()).item()
     if isinstance(data, (list, tuple)):
-        return [_to_nested_arrays(x) for x in data]
+        return [_tensors_to_scalars(x) for x in data]
     return data
+
+
+def _ragged_error(data) -> Exception:
+    """torch's error for nested data that is not rectangular (walks like torch's filler)."""
+    shape = []
+    x = data
+    while isinstance(x, (list, tuple, _builtin_range, np.ndarray)):
+        shape.append(len(x))
+        if len(x) == 0:
+            break
+        x = x[0]
+
+    def walk(x, dim):
+        if dim == len(shape):
+            if isinstance(x, (list, tuple, _builtin_range)):
+                return TypeError(f"'{type(x).__name__}' object cannot be interpreted as an "
+                                 "integer")
+            return None
+        if not isinstance(x, (list, tuple, _builtin_range, np.ndarray)):
+            return TypeError("not a sequence")
+        if len(x) != shape[dim]:
+            return ValueError(f"expected sequence of length {shape[dim]} at dim {dim} "
+                              f"(got {len(x)})")
+        for item in x:
+            err = walk(item, dim + 1)
+            if err is not None:
+                return err
+        return None
+
+    return walk(data, 0) or ValueError("expected a rectangular sequence to build a tensor")
+
+
+def _nested_array(data, np_dtype):
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.array(data, dtype=np_dtype)
+    except ValueError:
+        raise _ragged_error(data) from None
+    except OverflowError:
+        raise ValueError("Overflow when unpacking long long") from None
+
+
+def _check_fits(arr, dtype: _dt.dtype, name: str) -> None:
+    """torch's overflow check for Python numbers stored into an integer (or float) dtype."""
+    if arr.size == 0 or dtype is _dt.bool or dtype.is_floating_point and arr.dtype.kind != "f":
+        return
+    if dtype.is_floating_point:
+        finite = arr[np.isfinite(arr)]
+        if finite.size and np.abs(finite).max() > _dt.finfo(dtype).max:
+            raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+        return
+    info = np.iinfo(dtype.np)
+    lo = -int(info.max) if info.min == 0 else int(info.min)  # unsigned: negatives wrap
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+    if arr.min() < lo or arr.max() > info.max:
+        raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+
+
+def _cast(arr, dtype: _dt.dtype):
+    """arr as dtype; half types go through float32 as torch's scalar conversion does."""
+    if arr.dtype == dtype.np:
+        return arr
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dtype.itemsize == 2 and dtype.is_floating_point and arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        return arr.astype(dtype.np)
+
+
+def _numpy_dtype(np_dtype) -> _dt.dtype:
+    """The ember dtype of a NumPy array's dtype, with torch's error for unsupported ones."""
+    d = _dt._FROM_NP.get(np_dtype)
+    if d is None:
+        raise TypeError(f"can't convert np.ndarray of type {np_dtype.type.__module__}."
+                        f"{np_dtype.type.__name__}. The only supported types are: float64, "
+                        "float32, float16, bfloat16, int64, int32, int16, int8, uint8, and bool.")
+    return d
+
+
+def _check_ndarray(a: np.ndarray) -> None:
+    if any(s < 0 for s in a.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
+                         "with negative strides are not currently supported. (You can probably "
+                         "work around this by making a copy of your array  with array.copy().) ")
+    if not a.dtype.isnative:
+        raise ValueError("given numpy array has byte order different from the native byte "
+                         "order. Conversion between byte orders is currently not supported.")
 
 
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
-    """A new tensor holding a copy of `data` (nested sequences, scalars, arrays, tensors)."""
+    """A new tensor holding a copy of `data` (nested sequences, scalars, arrays, tensors).
+
+    Without `dtype`, the dtype is torch's: Python bools/ints/floats are bool/int64/the
+    default float, NumPy scalars, arrays and tensors keep theirs, all promoted together.
+    """
+    dtype = _as_dtype(dtype)
     if isinstance(data, Tensor):
-        arr = data.detach().numpy(force=True).copy()
-    elif isinstance(data, np.ndarray):
-        _dt.from_numpy_dtype(data.dtype)
-        arr = np.array(data)
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or sourceTensor.detach().clone()"
+                      ".requires_grad_(True), rather than torch.tensor(sourceTensor).",
+                      UserWarning, stacklevel=2)
+        arr = data._data.copy()
+        if device is None:
+            device = data.device
+        if dtype is not None:
+            arr = _cast(arr, dtype)
+        return _finish(arr, device, requires_grad)
+    if isinstance(data, np.ndarray):
+        _check_ndarray(data)
+        arr = np.array(data, dtype=_numpy_dtype(data.dtype).np)
+        return _finish(arr if dtype is None else _cast(arr, dtype), device, requires_grad)
+    inferred, has_tensor = _infer_dtype(data)
+    if has_tensor:
+        data = _tensors_to_scalars(data)
+    if dtype is None or dtype is inferred:
+        arr = _nested_array(data, _cast_source(inferred).np)
+        arr = _cast(arr, inferred)
     else:
-        if dtype is None:
-            dtype = _infer_dtype(data)
-        try:
-            arr = np.array(_to_nested_arrays(data), dtype=dtype.np)
-        except ValueError as e:
-            raise ValueError(f"expected sequence of equal-length rows to build a tensor: {e}") \
-                from None
-    if dtype is not None and arr.dtype != dtype.np:
-        arr = arr.astype(dtype.np)
-    elif dtype is None and arr.dtype.type in (np.uint16, np.uint32, np.uint64):
-        arr = arr.astype(_dt.from_numpy_dtype(arr.dtype).np)
+        # Build in a wide type, check the values fit (torch's overflow rule), then cast.
+        arr = _nested_array(data, np.float64 if inferred.is_floating_point else (
+            np.int64 if inferred is not _dt.bool else np.bool_))
+        _check_fits(arr, dtype, dtype.name)
+        arr = _cast(arr, dtype)
     return _finish(arr, device, requires_grad)
+
+
+def _cast_source(d: _dt.dtype) -> _dt.dtype:
+    # Python floats reach half types through float32 (as torch converts them).
+    return _dt.float32 if d.itemsize == 2 and d.is_floating_point else d
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like tensor(), but shares memory when `data` already is a matching array/tensor."""
+    dtype = _as_dtype(dtype)
     if isinstance(data, Tensor):
-        out = data
-        if dtype is not None or device is not None:
-            out = out.to(device=device, dtype=dtype)
-        return out
-    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtype.np) and (
-            device is None or as_device(device).type == "cpu"):
-        return from_numpy(data)
-    return tensor(data, dtype=dtype, device=device)
+        if dtype is None and device is None:
+            return data
+        return data.to(device=device, dtype=dtype)
+    if isinstance(data, np.ndarray):
+        _check_ndarray(data)
+        if (dtype is None or data.dtype == dtype.np) and data.dtype in _dt._FROM_NP and (
+                data.dtype.type not in (np.uint16, np.uint32, np.uint64)) and (
+                device is None or as_device(device).type == "cpu"):
+            return _make(data)
+    return _quiet_tensor(data, dtype, device)
+
+
+def _quiet_tensor(data, dtype, device) -> Tensor:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return tensor(data, dtype=dtype, device=device)
 
 
 def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad: bool = False) -> Tensor:
+    """torch.asarray: shares memory with tensors and arrays unless a copy is needed or asked."""
     if copy:
-        return tensor(obj, dtype=dtype, device=device, requires_grad=requires_grad)
-    t = as_tensor(obj, dtype=dtype, device=device)
-    return t.requires_grad_(requires_grad) if requires_grad else t
+        if isinstance(obj, Tensor):
+            t = _pw_clone(obj.detach())
+            t = t if dtype is None and device is None else t.to(device=device, dtype=dtype)
+        else:
+            t = _quiet_tensor(obj, _as_dtype(dtype), device)
+    else:
+        if copy is False and not isinstance(obj, (Tensor, np.ndarray)):
+            raise ValueError("can't alias arbitrary sequence into a tensor.")
+        t = as_tensor(obj, dtype=dtype, device=device)
+    if requires_grad:
+        t = t.detach() if t.grad_fn is not None else t
+        t.requires_grad_(True)
+    return t
+
+
+def _pw_clone(t: Tensor) -> Tensor:
+    return _make(t._data.copy())
 
 
 def from_numpy(ndarray: np.ndarray) -> Tensor:
-    """A tensor sharing `ndarray`'s memory."""
+    """A tensor sharing `ndarray`'s memory (writes through either are seen by both)."""
     if not isinstance(ndarray, np.ndarray):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
-    if ndarray.dtype not in _dt._FROM_NP or ndarray.dtype.type in (np.uint16, np.uint32,
-                                                                   np.uint64):
-        _dt.from_numpy_dtype(np.dtype("O"))  # raises torch's message
+    _check_ndarray(ndarray)
+    if ndarray.dtype.type in (np.uint16, np.uint32, np.uint64):
+        _numpy_dtype(np.dtype(object))  # ember has no unsigned types wider than uint8
+    _numpy_dtype(ndarray.dtype)
     return _make(ndarray)
 
 
 def scalar_tensor(s, *, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return full((), s, dtype=dtype or _dt.get_default_dtype(), device=device,
-                requires_grad=requires_grad)
+    """A 0-dim tensor of `s` (default float dtype unless `dtype` says otherwise)."""
+    return full((), s, dtype=_float_default(dtype), device=device, requires_grad=requires_grad)
 
 
-def _float_default(dtype) -> _dt.dtype:
-    return _dt.get_default_dtype() if dtype is None else dtype
-
-
+# ----------------------------------------------------------------- constant fills
 def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
-          pin_memory: bool = False) -> Tensor:
-    return _finish(np.zeros(_parse_size(size), _float_default(dtype).np), device, requires_grad)
+          pin_memory: bool = False, **kwargs) -> Tensor:
+    """A tensor of zeros; size as separate ints, one sequence, or size=."""
+    shape = _size_args(size, kwargs.pop("size", None), "zeros")
+    dtype = _float_default(dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    return _finish(np.zeros(shape, dtype.np), device, requires_grad, out)
 
 
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
-         pin_memory: bool = False) -> Tensor:
-    return _finish(np.ones(_parse_size(size), _float_default(dtype).np), device, requires_grad)
+         pin_memory: bool = False, **kwargs) -> Tensor:
+    """A tensor of ones; size as separate ints, one sequence, or size=."""
+    shape = _size_args(size, kwargs.pop("size", None), "ones")
+    dtype = _float_default(dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    return _finish(np.ones(shape, dtype.np), device, requires_grad, out)
 
 
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
-          pin_memory: bool = False, memory_format=None) -> Tensor:
-    return _finish(np.empty(_parse_size(size), _float_default(dtype).np), device, requires_grad)
+          pin_memory: bool = False, memory_format=None, **kwargs) -> Tensor:
+    """An uninitialised tensor; size as separate ints, one sequence, or size=."""
+    shape = _size_args(size, kwargs.pop("size", None), "empty")
+    dtype = _float_default(dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    return _finish(np.empty(shape, dtype.np), device, requires_grad, out)
+
+
+def _fill_scalar(fill_value, fn: str):
+    """A fill value as a Python number (0-dim tensors allowed), with torch's TypeError."""
+    if isinstance(fill_value, Tensor):
+        if fill_value._data.ndim != 0:
+            raise TypeError(f"{fn}(): argument 'fill_value' (position 2) must be Number, "
+                            "not Tensor")
+        return fill_value._data.item() if fill_value.dtype is not _dt.bfloat16 else float(
+            fill_value._data.item())
+    if isinstance(fill_value, np.generic):
+        return fill_value.item()
+    if not isinstance(fill_value, (bool, int, float)):
+        raise TypeError(f"{fn}(): argument 'fill_value' (position 2) must be Number, not "
+                        f"{type(fill_value).__name__}")
+    return fill_value
+
+
+def _check_fill(value, dtype: _dt.dtype) -> None:
+    """torch's check that a fill value fits the dtype (ints wrap only for unsigned negatives)."""
+    if dtype is _dt.bool:
+        return
+    if dtype.is_floating_point:
+        if isinstance(value, float) and math.isfinite(value) and abs(value) > _dt.finfo(
+                dtype).max or isinstance(value, int) and abs(value) > _dt.finfo(dtype).max:
+            raise RuntimeError(f"value cannot be converted to type {_FILL_NAME[dtype.name]} "
+                               "without overflow")
+        return
+    info = np.iinfo(dtype.np)
+    lo = -int(info.max) if info.min == 0 else int(info.min)
+    if isinstance(value, float) and not math.isfinite(value) or not lo <= value <= info.max:
+        raise RuntimeError(f"value cannot be converted to type {_FILL_NAME[dtype.name]} "
+                           "without overflow")
+
+
+def _fill_array(shape, value, dtype: _dt.dtype):
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0 and (
+            dtype is _dt.uint8):
+        value &= 0xFF  # two's-complement wrap, as torch stores -1 into uint8 as 255
+    return np.full(shape, value, _cast_source(dtype).np).astype(dtype.np, copy=False)
 
 
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A tensor of `size` filled with `fill_value`; dtype inferred from the value like torch."""
-    if isinstance(fill_value, Tensor):
-        fill_value = fill_value.item()
-    if dtype is None:
-        dtype = _dt._scalar_dtype(fill_value)
-    return _finish(np.full(_parse_size((size,)), fill_value, dtype.np), device, requires_grad)
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    shape = _parse_size((size,), "full")
+    value = _fill_scalar(fill_value, "full")
+    dtype = _dt._scalar_dtype(value) if dtype is None else _as_dtype(dtype)
+    _check_fill(value, dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    return _finish(_fill_array(shape, value, dtype), device, requires_grad, out)
 
 
-def _like(input: Tensor, dtype, device):
-    return (input.dtype if dtype is None else dtype), (input.device if device is None else device)
+def _like(input: Tensor, dtype, device, fn: str):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    dtype = input.dtype if dtype is None else _as_dtype(dtype)
+    same = device is None or as_device(device) == input.device
+    return dtype, same
+
+
+def _xp_of(arr):
+    return np if isinstance(arr, np.ndarray) else arr.__array_namespace__()
 
 
 def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
-    dtype, device = _like(input, dtype, device)
+    """Zeros with input's shape, dtype, device and (dense) memory layout."""
+    dtype, same = _like(input, dtype, device, "zeros_like")
+    _check_grad_dtype(dtype, requires_grad)
+    if same:
+        return _wrap(_xp_of(input._data).zeros_like(input._data, dtype=dtype.np), requires_grad)
     return zeros(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
-    dtype, device = _like(input, dtype, device)
+    """Ones with input's shape, dtype, device and (dense) memory layout."""
+    dtype, same = _like(input, dtype, device, "ones_like")
+    _check_grad_dtype(dtype, requires_grad)
+    if same:
+        return _wrap(_xp_of(input._data).ones_like(input._data, dtype=dtype.np), requires_grad)
     return ones(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
-    dtype, device = _like(input, dtype, device)
+    """Uninitialised memory with input's shape, dtype, device and (dense) layout."""
+    dtype, same = _like(input, dtype, device, "empty_like")
+    _check_grad_dtype(dtype, requires_grad)
+    if same:
+        return _wrap(_xp_of(input._data).empty_like(input._data, dtype=dtype.np), requires_grad)
     return empty(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
 def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
-    dtype, device = _like(input, dtype, device)
-    return full(input.shape, fill_value, dtype=dtype, device=device,
-                requires_grad=requires_grad)
+    """`fill_value` with input's shape, dtype and device (the value is cast to the dtype)."""
+    dtype, same = _like(input, dtype, device, "full_like")
+    value = _fill_scalar(fill_value, "full_like")
+    _check_fill(value, dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    arr = _fill_array(input._data.shape, value, dtype)
+    return _finish(arr, input.device if device is None else device, requires_grad)
 
 
+# ----------------------------------------------------------------- ranges
 def _num(x):
-    return x.item() if isinstance(x, Tensor) else x
+    """A bound given as a number, NumPy scalar or one-element tensor, as a Python number."""
+    if isinstance(x, Tensor):
+        return x._data.item() if x.dtype is not _dt.bfloat16 else float(x._data.item())
+    if isinstance(x, np.generic):
+        return x.item()
+    if not isinstance(x, (int, float)):
+        raise TypeError(f"arange() received an invalid combination of arguments - got "
+                        f"({type(x).__name__}), but expected numbers for start, end and step")
+    return x
+
+
+def _range_dtype(values, dtype) -> _dt.dtype:
+    if dtype is not None:
+        return _as_dtype(dtype)
+    is_float = any(isinstance(v, float) for v in values)
+    return _dt.get_default_dtype() if is_float else _dt.int64
+
+
+def _acc(v, dtype: _dt.dtype):
+    """A bound converted to the type torch accumulates `start + i * step` in on the CPU."""
+    if dtype.is_floating_point:
+        return float(v)
+    return int(v)  # integer outputs truncate float bounds first (C++ conversion)
 
 
 def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
            requires_grad: bool = False) -> Tensor:
-    """Values from start up to (not including) end; int64 unless any bound is a float."""
+    """Values start, start+step, ... below `end`; int64 unless a bound is a float.
+
+    The length is torch's: ceil((end - start) / step) in double precision (integer
+    arithmetic for int64); values are start + i * step computed in torch's
+    accumulation type (double for float32/float64, float32 for the half types).
+    """
     if end is None:
         start, end = 0, start
     start, end, step = _num(start), _num(end), _num(step)
-    if step == 0:
+    dtype = _range_dtype((start, end, step), dtype)
+    if dtype is _dt.bool:
+        raise _not_implemented("arange_cpu", dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    xstart, xend, xstep = _acc(start, dtype), _acc(end, dtype), _acc(step, dtype)
+    if xstep == 0:
+        if step != 0:
+            raise ValueError("step must be nonzero")
         raise RuntimeError("step must be nonzero")
-    if (end - start) * step < 0 and end != start:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
-    if dtype is None:
-        is_float = any(isinstance(v, float) for v in (start, end, step))
-        dtype = _dt.get_default_dtype() if is_float else _dt.int64
-    n = max(0, math.ceil((end - start) / step))
-    # Computed in float64/int64 then cast, as torch computes start + i * step.
-    arr = (start + np.arange(n, dtype=np.float64 if dtype.is_floating_point else np.int64)
-           * step).astype(dtype.np)
-    return _finish(arr, device, requires_grad)
+    if not (math.isfinite(xstart) and math.isfinite(xend)):
+        raise RuntimeError(f"unsupported range: {_num_str(xstart)} -> {_num_str(xend)}")
+    if (xstep > 0 and xend < xstart) or (xstep < 0 and xend > xstart):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if dtype is _dt.int64:
+        sgn = 1 if xstep > 0 else -1
+        n = int((xend - xstart + xstep - sgn) / xstep) if abs(xend - xstart) < 2 ** 52 else (
+            (xend - xstart + xstep - sgn) // xstep)
+    else:
+        n = math.ceil((float(end) - float(start)) / float(step))
+    n = max(n, 0)
+    if dtype.is_floating_point:
+        acc = np.float32 if dtype.itemsize == 2 else np.float64
+        arr = (acc(xstart) + np.arange(n, dtype=acc) * acc(xstep)).astype(dtype.np)
+    else:
+        arr = (xstart + np.arange(n, dtype=np.int64) * xstep).astype(dtype.np)
+    return _finish(arr, device, requires_grad, out)
 
 
 def range(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
           requires_grad: bool = False) -> Tensor:
     """Deprecated torch.range: like arange but includes `end`, default float dtype."""
+    warnings.warn("torch.range is deprecated and will be removed in a future release because "
+                  "its behavior is inconsistent with Python's range builtin. Instead, use "
+                  "torch.arange, which produces values in [start, end).", UserWarning,
+                  stacklevel=2)
     if end is None:
         start, end = 0, start
+    start, end, step = _num(start), _num(end), _num(step)
+    dtype = _float_default(dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = int(math.floor((end - start) / step)) + 1
-    arr = (start + np.arange(n, dtype=np.float64) * step).astype(_float_default(dtype).np)
-    return _finish(arr, device, requires_grad)
+    arr = (start + np.arange(n, dtype=np.float64) * step).astype(dtype.np)
+    return _finish(arr, device, requires_grad, out)
+
+
+def _space_bound(x, name: str, fn: str):
+    if isinstance(x, Tensor) and x._data.ndim != 0:
+        raise RuntimeError(f"{fn} only supports 0-dimensional start and end tensors, but got "
+                           f"{name} with {x._data.ndim} dimension(s).")
+    return _num(x)
+
+
+def _check_steps(steps, fn: str) -> int:
+    if isinstance(steps, Tensor):
+        steps = steps.__index__()
+    if not _is_int(steps):
+        raise TypeError(f"{fn}() received an invalid combination of arguments - got steps of "
+                        f"type {type(steps).__name__}, but expected int steps")
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    return int(steps)
+
+
+def _linspace_values(start, end, steps: int, dtype: _dt.dtype):
+    """torch's CPU linspace: the first half counts up from start, the second down from end."""
+    if dtype.is_floating_point:
+        ct = np.float32 if dtype.itemsize == 2 else dtype.np.type  # half types step in float
+        s, e = ct(start), ct(end)
+    else:
+        ct = np.float64  # integer outputs step in double, then truncate
+        s, e = ct(int(start)), ct(int(end))
+    if steps == 1:
+        return np.full(1, s).astype(dtype.np)
+    step = (e - s) / ct(steps - 1)
+    idx = np.arange(steps, dtype=ct)
+    half = steps // 2
+    out = np.where(idx < half, s + step * idx, e - step * (ct(steps - 1) - idx))
+    with np.errstate(invalid="ignore"):
+        return out.astype(dtype.np)
 
 
 def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, device=None,
              requires_grad: bool = False) -> Tensor:
-    if steps < 0:
-        raise RuntimeError("number of steps must be non-negative")
-    arr = np.linspace(_num(start), _num(end), steps, dtype=np.float64)
-    return _finish(arr.astype(_float_default(dtype).np), device, requires_grad)
+    """`steps` evenly spaced values from start to end inclusive (default float dtype)."""
+    start = _space_bound(start, "start", "linspace")
+    end = _space_bound(end, "end", "linspace")
+    steps = _check_steps(steps, "linspace")
+    dtype = _float_default(dtype)
+    if dtype is _dt.bool:
+        raise _not_implemented("linspace_cpu", dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    arr = _linspace_values(start, end, steps, dtype) if steps else np.empty(0, dtype.np)
+    return _finish(arr, device, requires_grad, out)
 
 
 def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None, layout=None,
              device=None, requires_grad: bool = False) -> Tensor:
-    if steps < 0:
-        raise RuntimeError("number of steps must be non-negative")
-    arr = np.logspace(_num(start), _num(end), steps, base=base, dtype=np.float64)
-    return _finish(arr.astype(_float_default(dtype).np), device, requires_grad)
+    """`steps` values base**linspace(start, end) (exponents in double precision)."""
+    start = _space_bound(start, "start", "logspace")
+    end = _space_bound(end, "end", "logspace")
+    steps = _check_steps(steps, "logspace")
+    dtype = _float_default(dtype)
+    if dtype is _dt.bool:
+        raise _not_implemented("logspace_cpu", dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    if steps == 0:
+        arr = np.empty(0, dtype.np)
+    else:
+        exps = _linspace_values(start, end, steps, _dt.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = np.power(float(base), exps).astype(dtype.np)
+    return _finish(arr, device, requires_grad, out)
 
 
 def eye(n: int, m: int | None = None, *, out=None, dtype=None, layout=None, device=None,
         requires_grad: bool = False) -> Tensor:
-    if n < 0 or (m is not None and m < 0):
-        raise RuntimeError(f"n must be greater or equal to 0, got {n if n < 0 else m}")
-    return _finish(np.eye(n, m, dtype=_float_default(dtype).np), device, requires_grad)
+    """An n x m matrix with ones on the diagonal (m defaults to n)."""
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and not _is_int(v):
+            raise TypeError(f"eye(): argument '{name}' (position {1 if name == 'n' else 2}) "
+                            f"must be int, not {type(v).__name__}")
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m is not None and m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
+    dtype = _float_default(dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    return _finish(np.eye(n, m, dtype=dtype.np), device, requires_grad, out)
 
 
+# ----------------------------------------------------------------- legacy type strings
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
                "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
                "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
@@ -277,3 +743,617 @@ def _rebuild_tensor(array: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
+
+# ----------------------------------------------------------------- random draws
+# Each distribution is drawn from a generator's primitive streams (see ember/random.py)
+# in the output's precision: float32 draws stay float32 (no float64 detour); the half
+# types draw in float32 (uniforms with exactly the bits the half type can hold) and cast.
+def _draw_device(device):
+    return None if device is None else as_device(device)
+
+
+def _uniform01(g, shape, dtype: _dt.dtype):
+    """Uniform [0, 1) values: float32/float64 arrays, float32 for the half types."""
+    if dtype.itemsize >= 4:
+        return g._stream.random(shape, dtype.np)
+    digits = _MANTISSA_DIGITS[dtype.name]
+    k = g._stream.integers(0, (1 << digits) - 1, shape)
+    return k.astype(np.float32) * (1.0 / (1 << digits))
+
+
+def _normal01(g, shape, dtype: _dt.dtype):
+    """Standard normal values (float32 for the half types)."""
+    return g._stream.normal(shape, dtype.np if dtype.itemsize >= 4 else np.float32)
+
+
+def _work_dtype(dtype: _dt.dtype):
+    """The NumPy type a float distribution computes in before the final cast."""
+    return dtype.np.type if dtype.itemsize >= 4 and dtype.is_floating_point else np.float32
+
+
+def _no_extra(kwargs: dict, name: str) -> None:
+    for k in kwargs:
+        raise TypeError(f"{name}() got an unexpected keyword argument '{k}'")
+
+
+def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+         requires_grad: bool = False, pin_memory: bool = False, **kwargs) -> Tensor:
+    """Uniform samples on [0, 1); size as separate ints, one sequence, or size=."""
+    shape = _size_args(size, kwargs.pop("size", None), "rand")
+    _no_extra(kwargs, "rand")
+    dtype = _float_default(dtype)
+    if not dtype.is_floating_point:
+        raise _not_implemented("check_uniform_bounds", dtype)
+    g = _random.generator_for(generator, _draw_device(device))
+    return _wrap(_uniform01(g, shape, dtype).astype(dtype.np, copy=False), requires_grad, out)
+
+
+def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
+          requires_grad: bool = False, pin_memory: bool = False, **kwargs) -> Tensor:
+    """Standard normal samples; size as separate ints, one sequence, or size=."""
+    shape = _size_args(size, kwargs.pop("size", None), "randn")
+    _no_extra(kwargs, "randn")
+    dtype = _float_default(dtype)
+    if not dtype.is_floating_point:
+        raise _not_implemented("normal_kernel_cpu", dtype)
+    g = _random.generator_for(generator, _draw_device(device))
+    return _wrap(_normal01(g, shape, dtype).astype(dtype.np, copy=False), requires_grad, out)
+
+
+def _int_bound(x, name: str):
+    if isinstance(x, Tensor) and x._data.ndim == 0 and not x.dtype.is_floating_point:
+        return int(x._data.item())
+    if not _is_int(x):
+        raise TypeError(f"{name}() received an invalid combination of arguments - got a bound "
+                        f"of type {type(x).__name__}, but expected int low and high")
+    return int(x)
+
+
+def _dtype_max(dtype: _dt.dtype) -> int:
+    """The largest value random_ draws for a dtype: 2**mantissa for floats, max for ints."""
+    if dtype.is_floating_point:
+        return 1 << _MANTISSA_DIGITS[dtype.name]
+    if dtype is _dt.bool:
+        return 1
+    return int(np.iinfo(dtype.np).max)
+
+
+def _check_in_range(value: int, dtype: _dt.dtype, what: str) -> None:
+    """torch's check that a random_/randint bound fits the dtype (floats: warn past 2**digits)."""
+    if dtype.is_floating_point:
+        fi = _dt.finfo(dtype)
+        if not fi.min <= value <= fi.max:
+            raise RuntimeError(f"{what} is out of bounds for {_CPP_NAME[dtype.name]}")
+        digits = _MANTISSA_DIGITS[dtype.name]
+        if abs(value) > 1 << digits:
+            warnings.warn(f"{what} is out of bounds [-(2^{digits}), 2^{digits}]. Due to "
+                          f"precision limitations {_CPP_NAME[dtype.name]} can support discrete "
+                          "uniform distribution only within this range. This warning will "
+                          "become an error in version 1.7 release, please fix the code in "
+                          "advance", UserWarning, stacklevel=4)
+        return
+    lo, hi = (0, 1) if dtype is _dt.bool else (int(np.iinfo(dtype.np).min),
+                                                int(np.iinfo(dtype.np).max))
+    if not lo <= value <= hi:
+        raise RuntimeError(f"{what} is out of bounds for {_CPP_NAME[dtype.name]}")
+
+
+def _random_ints(g, low: int, high, shape, dtype: _dt.dtype):
+    """Integers in [low, high) (high=None: up to the dtype's random_ maximum, inclusive)."""
+    if high is None:
+        top = _dtype_max(dtype)
+        if low > top:
+            raise RuntimeError(f"random_ expects 'from' casted to dtype to be less than or "
+                               f"equal to 'to_inc' casted to dtype, but got from={low} > "
+                               f"to_inc={top}")
+        _check_in_range(low, dtype, "from")
+    else:
+        if low >= high:
+            raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got "
+                               f"from={low} >= to={high}")
+        _check_in_range(low, dtype, "from")
+        _check_in_range(high - 1, dtype, "to - 1")
+        top = high - 1
+    arr = g._stream.integers(low, top, shape)
+    return arr if dtype is _dt.int64 else arr.astype(dtype.np)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, out=None, dtype=None, layout=None,
+            device=None, requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Integers drawn uniformly from [low, high): randint(high, size) or randint(low, high, size).
+
+    The result is int64 unless `dtype` says otherwise (floats allowed, as in torch).
+    """
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    if high is None or size is None:
+        raise TypeError("randint() received an invalid combination of arguments - expected "
+                        "(int high, tuple of ints size) or (int low, int high, tuple of ints "
+                        "size)")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(f"randint() received an invalid combination of arguments - got size of "
+                        f"type {type(size).__name__}, but expected tuple of ints size")
+    low, high = _int_bound(low, "randint"), _int_bound(high, "randint")
+    shape = _parse_size((size,), "randint")
+    dtype = _dt.int64 if dtype is None else _as_dtype(dtype)
+    _check_grad_dtype(dtype, requires_grad)
+    g = _random.generator_for(generator, _draw_device(device))
+    return _wrap(_random_ints(g, low, high, shape, dtype), requires_grad, out)
+
+
+_PERM_LIMIT = {"float16": 2049, "bfloat16": 257, "float32": (1 << 24) + 1,
+               "float64": (1 << 53) + 1}
+
+
+def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, device=None,
+             requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A random permutation of 0 .. n-1 (int64 unless `dtype` says otherwise)."""
+    if isinstance(n, Tensor) and n._data.ndim == 0 and not n.dtype.is_floating_point:
+        n = int(n._data.item())
+    if not _is_int(n):
+        raise TypeError(f"randperm(): argument 'n' (position 1) must be int, not "
+                        f"{type(n).__name__}")
+    n = int(n)
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    dtype = _dt.int64 if dtype is None else _as_dtype(dtype)
+    if dtype is _dt.bool:
+        raise _not_implemented("randperm", dtype)
+    if dtype.is_floating_point and n > _PERM_LIMIT[dtype.name]:
+        raise RuntimeError(f"n cannot be greater than {_PERM_LIMIT[dtype.name]} for "
+                           f"{_KERNEL_NAME[dtype.name]} type.")
+    if not dtype.is_floating_point and n - 1 > np.iinfo(dtype.np).max:
+        raise RuntimeError(f"value cannot be converted to type {_FILL_NAME[dtype.name]} "
+                           "without overflow")
+    _check_grad_dtype(dtype, requires_grad)
+    g = _random.generator_for(generator, _draw_device(device))
+    return _wrap(g._stream.permutation(n).astype(dtype.np, copy=False), requires_grad, out)
+
+
+def rand_like(input: Tensor, *, generator=None, dtype=None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
+    """rand() with input's shape, dtype and device."""
+    dtype, _ = _like(input, dtype, device, "rand_like")
+    return rand(input._data.shape, generator=generator, dtype=dtype,
+                device=input.device if device is None else device, requires_grad=requires_grad)
+
+
+def randn_like(input: Tensor, *, generator=None, dtype=None, layout=None, device=None,
+               requires_grad: bool = False, memory_format=None) -> Tensor:
+    """randn() with input's shape, dtype and device."""
+    dtype, _ = _like(input, dtype, device, "randn_like")
+    return randn(input._data.shape, generator=generator, dtype=dtype,
+                 device=input.device if device is None else device, requires_grad=requires_grad)
+
+
+def randint_like(input: Tensor, low=0, high=None, *, generator=None, dtype=None, layout=None,
+                 device=None, requires_grad: bool = False, memory_format=None) -> Tensor:
+    """randint() with input's shape, dtype and device: randint_like(x, high) or (x, low, high)."""
+    if high is None:
+        low, high = 0, low
+    dtype, _ = _like(input, dtype, device, "randint_like")
+    return randint(low, high, input._data.shape, generator=generator, dtype=dtype,
+                   device=input.device if device is None else device,
+                   requires_grad=requires_grad)
+
+
+# Sampled outputs take no gradient: each node below hands zeros back to its tensor inputs
+# (the draw itself happens before apply and arrives as the last argument).
+class _Sampled(Function):
+    @staticmethod
+    def forward(ctx, *args):
+        return _make(args[-1])
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(zeros_like(grad) if need else None for need in ctx.needs_input_grad)
+
+
+class NormalTensorFloat(_Sampled):
+    _node_name = "NormalBackward1"
+
+
+class NormalFloatTensor(_Sampled):
+    _node_name = "NormalBackward2"
+
+
+class NormalTensorTensor(_Sampled):
+    _node_name = "NormalBackward3"
+
+
+def _check_std(std: float) -> None:
+    if not std >= 0.0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {_num_str(std)}")
+
+
+def _check_std_tensor(std: Tensor) -> None:
+    if not bool((std._data >= 0).all()):
+        raise RuntimeError("normal expects all elements of std >= 0.0")
+
+
+def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, layout=None,
+           device=None, pin_memory: bool = False, requires_grad: bool = False) -> Tensor:
+    """Normal samples: normal(mean, std) for tensor means and/or stds (broadcast; the dtype
+    is the mean's, or the std's when the mean is a number), or normal(mean, std, size)
+    for numbers. No gradient flows to mean or std, as in torch."""
+    mean_t, std_t = isinstance(mean, Tensor), isinstance(std, Tensor)
+    if not mean_t and not std_t:
+        if size is None or not isinstance(size, (tuple, list)):
+            raise TypeError("normal() received an invalid combination of arguments - expected "
+                            "(Tensor mean, Tensor std), (Tensor mean, float std), (float mean, "
+                            "Tensor std) or (float mean, float std, tuple of ints size)")
+        mean, std = float(_num(mean)), float(_num(std))
+        _check_std(std)
+        shape = _parse_size((size,), "normal")
+        dtype = _float_default(dtype)
+        if not dtype.is_floating_point:
+            raise _not_implemented("normal_kernel_cpu", dtype)
+        g = _random.generator_for(generator, _draw_device(device))
+        arr = (_normal01(g, shape, dtype) * std + mean).astype(dtype.np, copy=False)
+        return _wrap(arr, requires_grad, out)
+    if size is not None:
+        raise TypeError("normal() received an invalid combination of arguments - a size is "
+                        "only accepted with a float mean and a float std")
+    if mean_t and not std_t:
+        std = float(_num(std))
+        _check_std(std)
+        if not mean.dtype.is_floating_point:
+            raise _not_implemented("normal_kernel_cpu", mean.dtype)
+        g = _random.generator_for(generator, mean.device)
+        z = _normal01(g, mean._data.shape, mean.dtype)
+        arr = (z * std + mean._data).astype(mean._data.dtype, copy=False)
+        result = NormalTensorFloat.apply(mean, arr)
+    elif std_t and not mean_t:
+        mean = float(_num(mean))
+        if not std.dtype.is_floating_point:
+            raise _not_implemented("normal_kernel_cpu", std.dtype)
+        _check_std_tensor(std)
+        g = _random.generator_for(generator, std.device)
+        z = _normal01(g, std._data.shape, std.dtype)
+        arr = (z * std._data + mean).astype(std._data.dtype, copy=False)
+        result = NormalFloatTensor.apply(std, arr)
+    else:
+        if not mean.dtype.is_floating_point:
+            raise _not_implemented("normal_kernel_cpu", mean.dtype)
+        _check_std_tensor(std)
+        try:
+            shape = np.broadcast_shapes(mean._data.shape, std._data.shape)
+        except ValueError:
+            from ember._ops.pointwise import _broadcast_error
+            raise _broadcast_error(mean, std) from None
+        g = _random.generator_for(generator, mean.device)
+        z = _normal01(g, shape, mean.dtype)
+        arr = (z * std._data + mean._data).astype(mean._data.dtype, copy=False)
+        result = NormalTensorTensor.apply(mean, std, arr)
+    return result if out is None else _into(out, result._data)
+
+
+class Bernoulli(_Sampled):
+    _node_name = "BernoulliBackward0"
+
+
+class _BernoulliScalarP(Function):
+    """bernoulli(input, p): torch records a node whose backward is not implemented."""
+
+    _node_name = "torch::autograd::NotImplemented"
+
+    @staticmethod
+    def forward(ctx, input, values):
+        return _make(values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("derivative for aten::bernoulli is not implemented")
+
+
+_P_RANGE_MSG = ("Expected p_in >= 0 && p_in <= 1 to be true, but got false.  (Could this error "
+                "message be improved?  If so, please report an enhancement request to PyTorch.)")
+
+
+def _check_p(p: float) -> float:
+    p = float(_num(p))
+    if not 0.0 <= p <= 1.0:
+        raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={_num_str(p)}")
+    return p
+
+
+def _check_p_tensor(p: Tensor) -> None:
+    if not p.dtype.is_floating_point:
+        raise _not_implemented("bernoulli_tensor_cpu_p_", p.dtype)
+    d = p._data
+    if not bool(((d >= 0) & (d <= 1)).all()):
+        raise RuntimeError(_P_RANGE_MSG)
+
+
+def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
+    """0/1 samples: with probabilities `input` (floating), or with one probability `p` in
+    input's shape and dtype."""
+    g = _random.generator_for(generator, input.device)
+    if p is None:
+        _check_p_tensor(input)
+        u = g._stream.random(input._data.shape, np.float32)
+        values = (u < input._data).astype(input._data.dtype)
+        result = Bernoulli.apply(input, values)
+    else:
+        p = _check_p(p)
+        values = (g._stream.random(input._data.shape, np.float32) < p).astype(input._data.dtype)
+        result = _BernoulliScalarP.apply(input, values)
+    return result if out is None else _into(out, result._data)
+
+
+class Poisson(_Sampled):
+    _node_name = "PoissonBackward0"
+
+
+def poisson(input: Tensor, generator=None) -> Tensor:
+    """Poisson samples with rates `input` (floating), in input's dtype."""
+    if not input.dtype.is_floating_point:
+        raise _not_implemented("poisson_cpu", input.dtype)
+    lam = input._data
+    if not bool((lam >= 0).all()):
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    xp = _xp_of(lam)
+    infinite = xp.isinf(lam)
+    g = _random.generator_for(generator, input.device)
+    counts = g._stream.poisson(xp.where(infinite, 0, lam).astype(np.float64))
+    values = xp.where(infinite, -(2.0 ** 63), counts).astype(lam.dtype)
+    return Poisson.apply(input, values)
+
+
+def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, generator=None,
+                out=None) -> Tensor:
+    """Category indices (int64) drawn from each row of weights `input` (1-D or 2-D).
+
+    Without replacement every row's indices are distinct: the categories with the
+    num_samples largest keys weight/E (E ~ Exp(1)) win, which is sequential weighted
+    sampling without replacement. With replacement each draw is placed on the row's
+    normalised cumulative weights by one searchsorted over all rows at once.
+    """
+    if not _is_int(num_samples):
+        raise TypeError(f"multinomial(): argument 'num_samples' (position 2) must be int, not "
+                        f"{type(num_samples).__name__}")
+    p = input._data
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"multinomial only supports floating-point dtypes for input, got: "
+                           f"{_KERNEL_NAME[input.dtype.name]}")
+    if p.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    n_cat = p.shape[-1]
+    if num_samples <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    if not replacement and num_samples > n_cat:
+        raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
+                           "replacement")
+    xp = _xp_of(p)
+    rows = p.reshape(-1, n_cat)
+    if rows.shape[0] == 0:
+        result = xp.empty(p.shape[:-1] + (num_samples,), dtype=np.int64)
+        return _wrap(result, False, out)
+    if n_cat == 0:
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                           "operation has no identity.")
+    work = rows.astype(np.float64 if p.dtype == np.float64 else np.float32)
+    if not bool((xp.isfinite(work) & (work >= 0)).all()):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if not bool((work.sum(axis=1) > 0).all()):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    g = _random.generator_for(generator, input.device)
+    if replacement:
+        cdf = xp.cumsum(work.astype(np.float64), axis=1)
+        cdf /= cdf[:, -1:]
+        offsets = xp.arange(rows.shape[0], dtype=np.float64)[:, None]
+        u = g._stream.random((rows.shape[0], num_samples), np.float64) + offsets
+        flat = xp.searchsorted((cdf + offsets).ravel(), u.ravel(), side="right")
+        idx = flat.reshape(u.shape) - (offsets * n_cat).astype(np.int64)
+        idx = xp.minimum(idx, n_cat - 1)
+    else:
+        e = g._stream.exponential(work.shape, work.dtype.type)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            keys = work / e
+        keys = xp.where(xp.isnan(keys), -1.0, keys)
+        if num_samples < n_cat:
+            top = xp.argpartition(-keys, num_samples - 1, axis=1)[:, :num_samples]
+        else:
+            top = xp.broadcast_to(xp.arange(n_cat), keys.shape)
+        order = xp.argsort(-xp.take_along_axis(keys, top, axis=1), axis=1, kind="stable")
+        idx = xp.take_along_axis(top, order, axis=1)
+    result = idx.astype(np.int64).reshape(p.shape[:-1] + (num_samples,))
+    return _wrap(result, False, out)
+
+
+# ----------------------------------------------------------------- in-place random fills
+# Each fill is an in-place op (apply_inplace handles versions, leaves and views) whose node
+# carries torch's name and passes a zero gradient to the tensor's previous value.
+class _Refill(Function):
+    @staticmethod
+    def forward(ctx, self_, values):
+        return _make(values)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return zeros_like(grad), None
+
+
+class Uniform_(_Refill):
+    _node_name = "UniformBackward0"
+
+
+class Normal_(_Refill):
+    _node_name = "NormalBackward0"
+
+
+class BernoulliTensor_(_Refill):
+    _node_name = "BernoulliBackward1"
+
+
+class BernoulliFloat_(_Refill):
+    _node_name = "BernoulliBackward2"
+
+
+class RandomFromTo_(_Refill):
+    _node_name = "RandomBackward0"
+
+
+class RandomTo_(_Refill):
+    _node_name = "RandomBackward1"
+
+
+class Random_(_Refill):
+    _node_name = "RandomBackward2"
+
+
+class Exponential_(_Refill):
+    _node_name = "ExponentialBackward0"
+
+
+class Geometric_(_Refill):
+    _node_name = "GeometricBackward0"
+
+
+class LogNormal_(_Refill):
+    _node_name = "LogNormalBackward0"
+
+
+class Cauchy_(_Refill):
+    _node_name = "CauchyBackward0"
+
+
+def _fill(self: Tensor, node, values) -> Tensor:
+    return apply_inplace(self, node.apply, values)
+
+
+def uniform_(self: Tensor, from_=0, to=1, *, generator=None) -> Tensor:
+    """Fill with uniform samples on [from_, to)."""
+    dtype = self.dtype
+    if not dtype.is_floating_point:
+        raise _not_implemented("check_uniform_bounds", dtype)
+    lo, hi = float(_num(from_)), float(_num(to))
+    fi = _dt.finfo(dtype)
+    if not fi.min <= lo <= fi.max:
+        raise RuntimeError(f"from is out of bounds for {_CPP_NAME[dtype.name]}")
+    if not fi.min <= hi <= fi.max:
+        raise RuntimeError(f"to is out of bounds for {_CPP_NAME[dtype.name]}")
+    if lo > hi:
+        raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
+                           f"from={_num_str(lo)} > to={_num_str(hi)}")
+    if hi - lo > fi.max:
+        raise RuntimeError(f"uniform_ expects to-from <= std::numeric_limits<"
+                           f"{_KERNEL_NAME[dtype.name]}>::max(), but found to={_num_str(hi)} "
+                           f"and from={_num_str(lo)} which result in to-from to exceed the limit")
+    g = _random.generator_for(generator, self.device)
+    wt = _work_dtype(dtype)
+    lo_w, span = float(wt(lo)), float(wt(hi) - wt(lo))  # from, to - from in the work type
+    values = (_uniform01(g, self._data.shape, dtype) * span + lo_w).astype(dtype.np)
+    return _fill(self, Uniform_, values)
+
+
+def normal_(self: Tensor, mean=0, std=1, *, generator=None) -> Tensor:
+    """Fill with normal samples N(mean, std**2)."""
+    std = float(_num(std))
+    _check_std(std)
+    if not self.dtype.is_floating_point:
+        raise _not_implemented("normal_kernel_cpu", self.dtype)
+    g = _random.generator_for(generator, self.device)
+    values = (_normal01(g, self._data.shape, self.dtype) * std + float(_num(mean)))
+    return _fill(self, Normal_, values.astype(self._data.dtype, copy=False))
+
+
+def bernoulli_(self: Tensor, p=0.5, *, generator=None) -> Tensor:
+    """Fill with 0/1 samples that are 1 with probability p (a number, or a tensor that
+    broadcasts to self's shape)."""
+    g = _random.generator_for(generator, self.device)
+    shape = self._data.shape
+    if isinstance(p, Tensor):
+        _check_p_tensor(p)
+        probs = p.expand(shape)._data if p._data.shape != shape else p._data
+        values = g._stream.random(shape, np.float32) < probs
+        return _fill(self, BernoulliTensor_, values.astype(self._data.dtype))
+    p = _check_p(p)
+    values = g._stream.random(shape, np.float32) < p
+    return _fill(self, BernoulliFloat_, values.astype(self._data.dtype))
+
+
+def random_(self: Tensor, *args, generator=None, **kwargs) -> Tensor:
+    """Fill with integers: random_() over [0, 2**mantissa] (floats) or [0, max] (ints),
+    random_(to) over [0, to), random_(from, to) over [from, to) (to=None: up to the max)."""
+    if len(args) > 2 or set(kwargs) - {"to", "from_"}:
+        raise TypeError("random_() received an invalid combination of arguments")
+    if "from_" in kwargs:
+        args = (kwargs.pop("from_"),) + args
+    if "to" in kwargs:
+        args = (args[0] if args else 0, kwargs.pop("to"))
+    g = _random.generator_for(generator, self.device)
+    shape, dtype = self._data.shape, self.dtype
+    if not args:
+        node, low, high = Random_, 0, None
+    elif len(args) == 1:
+        node, low, high = RandomTo_, 0, _int_bound(args[0], "random_")
+    else:
+        node = RandomFromTo_
+        low = _int_bound(args[0], "random_")
+        high = None if args[1] is None else _int_bound(args[1], "random_")
+    return _fill(self, node, _random_ints(g, low, high, shape, dtype))
+
+
+def _continuous_only(dtype: _dt.dtype, name: str, cpp: bool = False) -> None:
+    if not dtype.is_floating_point:
+        shown = _CPP_NAME[dtype.name] if cpp else _KERNEL_NAME[dtype.name]
+        raise RuntimeError(f"{name} distribution is a continuous probability distribution. "
+                           f"dtype must be a floating point but you specified {shown}")
+
+
+def exponential_(self: Tensor, lambd=1, *, generator=None) -> Tensor:
+    """Fill with exponential samples of rate `lambd`."""
+    lambd = float(_num(lambd))
+    if not lambd > 0.0:
+        raise RuntimeError(f"exponential_ expects lambda > 0.0, but found "
+                           f"lambda={_num_str(lambd)}")
+    _continuous_only(self.dtype, "Exponential")
+    g = _random.generator_for(generator, self.device)
+    e = g._stream.exponential(self._data.shape, _work_dtype(self.dtype))
+    return _fill(self, Exponential_, (e * (1.0 / lambd)).astype(self._data.dtype, copy=False))
+
+
+def geometric_(self: Tensor, p, *, generator=None) -> Tensor:
+    """Fill with geometric samples: trials up to and including the first success (>= 1)."""
+    p = float(_num(p))
+    if not 0.0 < p < 1.0:
+        raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_num_str(p)}")
+    if self.dtype is _dt.bool:
+        raise _not_implemented("geometric_cpu", self.dtype)
+    g = _random.generator_for(generator, self.device)
+    wt = np.float64 if self.dtype is _dt.float64 else np.float32
+    u = 1.0 - g._stream.random(self._data.shape, wt)  # in (0, 1]
+    xp = _xp_of(u)
+    k = xp.ceil(xp.log(u) / math.log1p(-p))
+    k = xp.maximum(k, 1.0)
+    with np.errstate(invalid="ignore"):
+        return _fill(self, Geometric_, k.astype(self._data.dtype))
+
+
+def log_normal_(self: Tensor, mean=1, std=2, *, generator=None) -> Tensor:
+    """Fill with exp(N(mean, std**2)) samples."""
+    std = float(_num(std))
+    if not std > 0.0:
+        raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_num_str(std)}")
+    if not self.dtype.is_floating_point:
+        raise _not_implemented("log_normal_cpu", self.dtype)
+    g = _random.generator_for(generator, self.device)
+    z = _normal01(g, self._data.shape, self.dtype)
+    xp = _xp_of(z)
+    with np.errstate(over="ignore"):
+        values = xp.exp(z * std + float(_num(mean)))
+    return _fill(self, LogNormal_, values.astype(self._data.dtype, copy=False))
+
+
+def cauchy_(self: Tensor, median=0, sigma=1, *, generator=None) -> Tensor:
+    """Fill with Cauchy samples: median + sigma * tan(pi * (u - 1/2))."""
+    sigma = float(_num(sigma))
+    if not sigma > 0.0:
+        raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_num_str(sigma)}")
+    _continuous_only(self.dtype, "Cauchy", cpp=True)
+    g = _random.generator_for(generator, self.device)
+    u = g._stream.random(self._data.shape, _work_dtype(self.dtype))
+    xp = _xp_of(u)
+    values = xp.tan(math.pi * (u - 0.5)) * sigma + float(_num(median))
+    return _fill(self, Cauchy_, values.astype(self._data.dtype, copy=False))
