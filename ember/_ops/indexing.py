@@ -886,6 +886,10 @@ def _scatter_args(name: str, input: Tensor, dim, index, src, value, reduce):
     if src is not None:
         if src.dtype is not input.dtype:
             raise RuntimeError("scatter(): Expected self.dtype to be equal to src.dtype")
+        if reduce is not None:
+            warnings.warn("The reduce argument of torch.scatter with Tensor src is deprecated and "
+                          "will be removed in a future PyTorch release. Use torch.scatter_reduce "
+                          "instead for more reduction options.", UserWarning, stacklevel=3)
         return Scatter, (dim, idx, src, reduce)
     return ScatterValue, (dim, idx, _scalar_value(value, input.dtype), reduce)
 
@@ -1021,14 +1025,16 @@ class ScatterReduce(Function):
         else:
             a, src, result = ctx.saved_tensors
             dt = grad._data.dtype
+            # Ties share the gradient evenly. Like torch, an excluded self value that equals
+            # the result still counts as a tie (it then gets no gradient itself).
             self_hit = a._data == result._data
-            if not inc:
-                self_hit &= ~scattered
             sp = _src_part(src._data, idx)
             src_hit = sp == _gather_raw(result._data, dim, idx)
             count = self_hit.astype(dt)
             ScatterAdd._kernel(count, dim, idx, src_hit.astype(dt))
             share = grad / _make(count)
+            if not inc:
+                self_hit &= ~scattered
             g_self = share * _make(self_hit.astype(dt))
             g_src = Gather.apply(share, dim, idx) * _make(src_hit.astype(dt))
         return g_self, None, None, _pad_to(g_src, ctx.src_shape), None, None
@@ -1627,10 +1633,10 @@ class Sort(Function):
         if x.ndim == 0:
             idx = _xp(x).zeros((), np.int64)
             ctx.idx = idx
-            return sort_result(_make(x.copy()), _make(idx))
+            return _make(x.copy()), _make(idx)
         idx = _argsort(x, dim, descending)
         ctx.idx = idx
-        return sort_result(_make(_xp(x).take_along_axis(x, idx, axis=dim)), _make(idx))
+        return _make(_xp(x).take_along_axis(x, idx, axis=dim)), _make(idx)
 
     @staticmethod
     def backward(ctx, grad, grad_indices):
@@ -1641,7 +1647,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
          out=None):
     """(values, indices) sorted along dim; always stable (equal elements keep their order)."""
     dim = _wrap_dim(dim, input._data.ndim)
-    return Sort.apply(input, dim, bool(descending))
+    return sort_result(*Sort.apply(input, dim, bool(descending)))
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -1668,7 +1674,7 @@ class Topk(Function):
         ctx.in_shape, ctx.dim = x.shape, dim
         if x.ndim == 0:
             ctx.idx = xp.zeros((), np.int64)
-            return topk_result(_make(x.copy()), _make(ctx.idx))
+            return _make(x.copy()), _make(ctx.idx)
         n = x.shape[dim]
         if xp is np and n > 1024 and k * 8 < n:
             # Partition first, then sort only the k candidates.
@@ -1682,7 +1688,7 @@ class Topk(Function):
         else:
             idx = xp.take(_argsort(x, dim, largest), xp.arange(k), axis=dim)
         ctx.idx = idx
-        return topk_result(_make(xp.take_along_axis(x, idx, axis=dim)), _make(idx))
+        return _make(xp.take_along_axis(x, idx, axis=dim)), _make(idx)
 
     @staticmethod
     def backward(ctx, grad, grad_indices):
@@ -1697,7 +1703,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     k = int(k)
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
-    return Topk.apply(input, k, dim, bool(largest))
+    return topk_result(*Topk.apply(input, k, dim, bool(largest)))
 
 
 class Kthvalue(Function):
@@ -1710,14 +1716,14 @@ class Kthvalue(Function):
         ctx.in_shape, ctx.dim, ctx.keepdim = x.shape, dim, keepdim
         if x.ndim == 0:
             ctx.idx = xp.zeros((), np.int64)
-            return kthvalue_result(_make(x.copy()), _make(ctx.idx))
+            return _make(x.copy()), _make(ctx.idx)
         idx = xp.argpartition(_sortable(x), k - 1, axis=dim)
         idx = xp.take(idx, xp.arange(k - 1, k), axis=dim)
         ctx.idx = idx
         vals = xp.take_along_axis(x, idx, axis=dim)
         if not keepdim:
             vals, idx = vals.squeeze(dim), idx.squeeze(dim)
-        return kthvalue_result(_make(vals), _make(idx))
+        return _make(vals), _make(idx)
 
     @staticmethod
     def backward(ctx, grad, grad_indices):
@@ -1734,7 +1740,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out
     n = input._data.shape[dim] if input._data.ndim else 1
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim}")
-    return Kthvalue.apply(input, int(k), dim, bool(keepdim))
+    return kthvalue_result(*Kthvalue.apply(input, int(k), dim, bool(keepdim)))
 
 
 # ----------------------------------------------------------------- unique

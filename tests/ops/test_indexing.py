@@ -310,7 +310,7 @@ def test_setitem_gradients_flow_to_base_and_value(index):
         out[index] = v * 2
         return out
     e, t = check(fn, randn(4, 5, 6), randn(*shape, seed=2))
-    assert e.grad_fn.name() == t.grad_fn.name().replace("torch::autograd::", "")
+    assert e.grad_fn.name() == t.grad_fn.name()
     check(fn, randn(4, 5, 6), randn(*shape[1:], seed=2))  # broadcast value
 
 
@@ -320,7 +320,7 @@ def test_setitem_value_requiring_grad_into_plain_tensor():
         out[1:, [0, 2]] = v
         return out
     e, t = check(fn, randn(2, 1))
-    assert e.grad_fn.name() == "CopySlices"
+    assert e.grad_fn.name() == t.grad_fn.name() == "torch::autograd::CopySlices"
 
 
 def test_setitem_mask_with_grad_and_double_backward():
@@ -378,3 +378,437 @@ def test_index_put_errors():
                 np.zeros((4, 5)), i, match="cannot be broadcast to indexing result")
     check_error(lambda lib, a, i: a.index_put((i,), lib.tensor([1.0, 2.0])),
                 np.zeros(4), i, match="dtypes match, got Double for the destination and Float")
+
+
+# ----------------------------------------------------------------- gather / scatter
+IDX = np.array([[0, 0, 3], [2, 2, 2], [3, 1, 0]])
+
+
+def test_gather_values_and_grads():
+    check(lambda lib, a, i: a.gather(1, i), randn(3, 4), IDX)
+    check(lambda lib, a, i: lib.gather(a, -1, i), randn(3, 4), IDX)
+    check(lambda lib, a, i: a.gather(0, i), randn(4, 4), IDX)  # index smaller than input
+    check(lambda lib, a, i: a.transpose(0, 1).gather(0, i), randn(4, 4), IDX)
+    check(lambda lib, a, i: a.gather(1, i), randn(3, 4), IDX.astype(np.int32))
+    check(lambda lib, a, i: a.gather(1, i), randn(3, 4), np.zeros((3, 0), I64))
+    check(lambda lib, a, i: a.gather(0, i), randn(), np.array(0))
+    check(lambda lib, a, i: a.gather(0, i), randn(3), np.array(1))
+    check(lambda lib, a, i: a.gather(1, i), np.arange(12).reshape(3, 4), IDX, grad=False)
+    e, t = check(lambda lib, a, i: a.take_along_dim(i, 1), randn(3, 4), IDX)
+    assert e.grad_fn.name() == "GatherBackward0"
+
+
+def test_gather_errors():
+    a = randn(3, 4)
+    check_error(lambda lib, a: a.gather(1, lib.tensor([[0]], dtype=lib.int16)), a,
+                match="gather\\(\\): Expected dtype int32/int64 for index")
+    check_error(lambda lib, a: a.gather(1, lib.tensor([[4]])), a,
+                match="index 4 is out of bounds for dimension 1 with size 4")
+    check_error(lambda lib, a: a.gather(1, lib.tensor([[-1]])), a,
+                match="index -1 is out of bounds for dimension 1 with size 4")
+    check_error(lambda lib, a: a.gather(1, lib.zeros(4, 1, dtype=lib.long)), a,
+                match=r"Size does not match at dimension 0 expected index \[4, 1\] to be no "
+                      r"larger than self \[3, 4\] apart from dimension 1")
+    check_error(lambda lib, a: a.gather(1, lib.zeros(4, dtype=lib.long)), a,
+                match="Index tensor must have the same number of dimensions as input tensor")
+    check_error(lambda lib, a: a.gather(2, lib.zeros(3, 1, dtype=lib.long)), a,
+                match="Dimension out of range")
+
+
+def test_scatter_variants():
+    i = np.array([[0, 1, 3], [2, 2, 0], [3, 1, 0]])  # distinct per row: writes don't collide
+    check(lambda lib, a, i, s: a.scatter(1, i, s), randn(3, 4), i, randn(3, 3, seed=1))
+    check(lambda lib, a, i, s: lib.scatter(a, 1, i, s), randn(3, 4), i, randn(3, 5, seed=1),
+          grad=False)  # torch's backward rejects a src larger than index
+    check(lambda lib, a, i: a.scatter(1, i, 2.5), randn(3, 4), i)
+    check(lambda lib, a, i: a.scatter(1, i, value=-1), randn(3, 4), i)
+    check(lambda lib, a, i: a.scatter(1, i, 2.7), np.zeros((3, 4), I64), i, grad=False)
+    with pytest.warns(UserWarning, match="reduce argument of torch.scatter with Tensor src"):
+        check(lambda lib, a, i, s: a.scatter(1, i, s, reduce="add"), randn(3, 4), IDX,
+              randn(3, 3, seed=1), grad=False)
+    check(lambda lib, a, i: a.scatter(1, i, 2.0, reduce="multiply"), randn(3, 4), IDX,
+          grad=False)
+    e, t = check(lambda lib, a, i, s: (a * 1).scatter_(0, i, s), randn(4, 3), i,
+                 randn(3, 3, seed=1))
+    assert e.grad_fn.name() == "ScatterBackward0"
+    check(lambda lib, a, i: a.clone().scatter_(1, i, 3.0), np.zeros((3, 4)), i, grad=False)
+    check(lambda lib, a, i: a.scatter_(0, i, True), np.zeros(3, bool), np.array([1]),
+          grad=False)
+    names = [ember.ones(3, requires_grad=True).scatter(0, ember.tensor([1]), v).grad_fn.name()
+             for v in (ember.ones(1), 1.0)]
+    assert names == ["ScatterBackward0", "ScatterBackward1"]
+
+
+def test_scatter_add_and_reduce():
+    check(lambda lib, a, i, s: a.scatter_add(1, i, s), randn(3, 4), IDX, randn(3, 3, seed=1))
+    check(lambda lib, a, i, s: lib.scatter_add(a, 0, i, s), randn(4, 3), IDX,
+          randn(3, 3, seed=1))
+    check(lambda lib, a, i, s: a.scatter_add(1, i, s), np.arange(12).reshape(3, 4), IDX,
+          np.arange(9).reshape(3, 3), grad=False)
+    check(lambda lib, a, i, s: (a * 1).scatter_add_(1, i, s), randn(3, 4), IDX,
+          randn(3, 3, seed=1))
+    check(lambda lib, a, i, s: (a * 1).scatter_reduce_(0, i, s, "amax"), randn(4, 3), IDX,
+          randn(3, 3))
+    check(lambda lib, a, i, s: a.scatter_reduce(1, i, s, "sum"), randn(3, 4), IDX,
+          randn(3, 5, seed=3), grad=False)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_all_reductions(reduce, include_self):
+    src = randn(3, 3, seed=1)
+    src[0, 1] = 0.0  # a zero shares its slot: prod's gradient must treat it exactly
+    src[1, :2] = 0.0  # two zeros share a slot
+    src[2, 2] = src[2, 1] = 5.0  # a tie for amax/amin splits the gradient
+    base = randn(3, 4, seed=2)
+    base[2, 3] = 0.0
+    check(lambda lib, a, i, s: a.scatter_reduce(1, i, s, reduce, include_self=include_self),
+          base, IDX, src)
+    check(lambda lib, a, i, s: lib.scatter_reduce(a, 1, i, s, reduce, include_self=include_self),
+          np.arange(12).reshape(3, 4), IDX, np.arange(9).reshape(3, 3) - 4, grad=False)
+    # An excluded self value equal to the result still splits an amax/amin gradient in torch.
+    base32, src32 = randn(4, 3).astype(np.float32), randn(3, 3, seed=5).astype(np.float32)
+    base32[0, 0] = src32[0, 0] = 9.0
+    check(lambda lib, a, i, s: a.scatter_reduce(0, i, s, reduce, include_self=include_self),
+          base32, IDX, src32)
+
+
+def test_scatter_reduce_second_order():
+    def fn(lib, a, i, s):
+        out = a.scatter_reduce(1, i, s, "prod")
+        ga, gs = lib.autograd.grad(out.sum(), (a, s), create_graph=True)
+        return (ga * gs.sum()).sum() + (gs * gs).sum()
+    check(fn, randn(3, 4), IDX, randn(3, 3, seed=1))
+
+
+def test_scatter_errors():
+    a = np.zeros((3, 4), np.float32)
+    i = np.zeros((3, 2), I64)
+    check_error(lambda lib, a, i: a.scatter(1, i, lib.ones(3, 1)), a, i,
+                match=r"Expected index \[3, 2\] to be no larger than self \[3, 4\] apart from "
+                      r"dimension 1 and to be no larger size than src \[3, 1\]")
+    check_error(lambda lib, a, i: a.scatter(1, i, lib.ones(3, 2, dtype=lib.float64)), a, i,
+                match="scatter\\(\\): Expected self.dtype to be equal to src.dtype")
+    check_error(lambda lib, a, i: a.scatter(1, i, 1.0, reduce="max"), a, i,
+                match="reduce argument must be either add or multiply.")
+    check_error(lambda lib, a, i: a.scatter(1, i + 4, 1.0), a, i,
+                match="index 4 is out of bounds for dimension 1 with size 4")
+    check_error(lambda lib, a, i: a.scatter(1, i[:, 0], 1.0), a, i,
+                match="Index tensor must have the same number of dimensions as self tensor")
+    check_error(lambda lib, a, i: a.scatter_add(1, i.int().short(), lib.ones(3, 2)), a, i,
+                match="scatter\\(\\): Expected dtype int32/int64 for index")
+    check_error(lambda lib, a, i: a.scatter_add(1, i, lib.ones(3, 2, dtype=lib.float64)), a, i,
+                match="Expected self.dtype to be equal to src.dtype")
+    check_error(lambda lib, a, i: a.scatter_reduce(1, i, lib.ones(3, 2), "foo"), a, i,
+                match="reduce argument must be either sum, prod, mean, amax or amin, got foo")
+
+    def backward(lib, a, i):
+        a.requires_grad_()
+        warnings.simplefilter("ignore")
+        a.scatter(1, i, lib.ones(3, 2, dtype=lib.float64), reduce="add").sum().backward()
+    with warnings.catch_warnings():
+        check_error(backward, randn(3, 4), i,
+                    match="derivative for aten::scatter is not implemented")
+
+
+# ----------------------------------------------------------------- index_select / add / copy / fill
+def test_index_select():
+    i = np.array([2, 0, 2])
+    e, t = check(lambda lib, a, i: a.index_select(1, i), randn(3, 4), i)
+    assert e.grad_fn.name() == "IndexSelectBackward0"
+    check(lambda lib, a, i: lib.index_select(a, -1, i), randn(3, 4).T, i.astype(np.int32))
+    check(lambda lib, a, i: a.index_select(0, i), randn(3, 4), np.array(1))
+    check(lambda lib, a, i: a.index_select(0, i), randn(), np.array([0]))
+    check(lambda lib, a, i: a.index_select(0, i), np.arange(6).reshape(3, 2), i, grad=False)
+    check_error(lambda lib, a: a.index_select(1, lib.tensor([[0, 2]])), randn(3, 4),
+                match="Index is supposed to be a vector")
+    check_error(lambda lib, a: a.index_select(1, lib.tensor([5])), randn(3, 4),
+                match="INDICES element is out of DATA bounds, id=5 axis_dim=4")
+    check_error(lambda lib, a: a.index_select(1, lib.tensor([1.0])), randn(3, 4),
+                match="Expected dtype int32 or int64 for index")
+    check_error(lambda lib, a: a.index_select(0, lib.tensor([0, 0])), randn(),
+                match="Index to scalar can have only 1 value, got 2 value")
+
+
+def test_index_add_copy_fill():
+    i = np.array([0, 3, 0])
+    e, t = check(lambda lib, a, i, s: a.index_add(1, i, s, alpha=2.5), randn(3, 4), i,
+                 randn(3, 3, seed=1))
+    assert e.grad_fn.name() == "IndexAddBackward0"
+    check(lambda lib, a, i, s: lib.index_add(a, 0, i, s), randn(4, 2), i, randn(3, 2))
+    check(lambda lib, a, i, s: (a * 1).index_add_(0, i, s), randn(4, 2), i.astype(np.int32),
+          randn(3, 2))
+    check(lambda lib, a, i, s: a.index_add(0, i, s, alpha=2), np.ones(4, I64), i,
+          np.arange(3), grad=False)
+    check(lambda lib, a, i, s: a.index_add(0, i, s), randn(), np.array([0]), randn())
+    check(lambda lib, a, i, s: a.index_add(0, i, s), randn(3), np.array(1), randn(1))
+    check(lambda lib, a, i, s: a.index_add(0, i, s), randn(5000, 3), np.random.default_rng(0)
+          .integers(0, 5000, 6000), randn(6000, 3))
+    j = np.array([2, 0])
+    e, t = check(lambda lib, a, i, s: a.index_copy(1, i, s), randn(3, 4), j, randn(3, 2))
+    assert e.grad_fn.name() == "IndexCopyBackward0"
+    check(lambda lib, a, i, s: (a * 1).index_copy_(0, i, s), randn(4, 2), j, randn(2, 2))
+    check(lambda lib, a, i, s: lib.index_copy(a, 0, i, s), randn(3), np.array(1), randn())
+    e, t = check(lambda lib, a, i: a.index_fill(1, i, -1.5), randn(3, 4), np.array([0, -1]))
+    assert e.grad_fn.name() == "IndexFillBackward0"
+    e, t = check(lambda lib, a, i, v: a.index_fill(1, i, v), randn(3, 4), j, randn())
+    assert e.grad_fn.name() == "IndexFillBackward1"
+    check(lambda lib, a, i: (a * 1).index_fill_(0, i, 2), randn(3, 4), j)
+    check(lambda lib, a, i: a.index_fill(0, i, 2.5), np.zeros(3, I64), np.array([0]),
+          grad=False)
+    check(lambda lib, a, i: a.index_fill(0, i, True), np.zeros(3, bool), np.array([0]),
+          grad=False)
+    check(lambda lib, a, i: lib.index_fill(a, 0, i, 5.0), randn(), np.array(0))
+
+
+def test_index_add_copy_fill_errors():
+    a = np.zeros((3, 4), np.float32)
+    check_error(lambda lib, a: a.index_add(1, lib.tensor([0, 0]), lib.ones(3, 3)), a,
+                match=r"Number of indices \(2\) should be equal to source.size\(dim\): \(3\), "
+                      r"for dim: 1")
+    check_error(lambda lib, a: a.index_add(1, lib.tensor([0]), lib.ones(2, 1)), a,
+                match=r"source tensor shape must match self tensor shape, excluding the "
+                      r"specified dimension. Got self.shape = \[3, 4\] source.shape = \[2, 1\]")
+    check_error(lambda lib, a: a.index_add(1, lib.tensor([0]), lib.ones(3, 1).double()), a,
+                match=r"self \(Float\) and source \(Double\) must have the same scalar type")
+    check_error(lambda lib, a: a.index_add(1, lib.tensor([[0]]), lib.ones(3, 1)), a,
+                match="Index is supposed to be a vector, but got dim: 2 with type: Long and "
+                      r"size: \[1, 1\]")
+    check_error(lambda lib, a: a.index_add(1, lib.tensor([9]), lib.ones(3, 1)), a,
+                match="index 9 is out of bounds for dimension 1 with size 4")
+    check_error(lambda lib, a: a.index_add(1, lib.tensor([0.0]), lib.ones(3, 1)), a,
+                match="Expected dtype int32/int64 for index but got: Float")
+    check_error(lambda lib, a: a.index_copy(1, lib.tensor([0], dtype=lib.int32),
+                                            lib.ones(3, 1)), a,
+                match="Expected a long tensor for index, but got Int")
+    check_error(lambda lib, a: a.index_copy(1, lib.tensor([7]), lib.ones(3, 1)), a,
+                match="index_copy_\\(\\): index 7 is out of bounds for dimension 1 with size 4")
+    check_error(lambda lib, a: a.index_copy(1, lib.tensor([0]), lib.ones(3, 2)), a,
+                match=r"Number of indices \(1\) should be equal to source.size\(dim\) \(2\)")
+    check_error(lambda lib, a: a.index_copy(1, lib.tensor([0]), lib.ones(2, 1)), a,
+                match="Destination slice shape: 3 at dimension 1 and source slice shape: 2 at "
+                      "dimension 0.")
+    check_error(lambda lib, a: a.index_copy(1, lib.tensor([0]), lib.ones(3, 1).double()), a,
+                match=r"same dtype, but got \(self\) Float and \(source\) Double")
+    check_error(lambda lib, a: a.index_fill(1, lib.tensor([0], dtype=lib.int32), 1.0), a,
+                match="index_fill_\\(\\): Expected dtype int64 for index.")
+    check_error(lambda lib, a: a.index_fill(1, lib.tensor([7]), 1.0), a,
+                match="index 7 is out of bounds for dimension 1 with size 4")
+    check_error(lambda lib, a: a.index_fill(1, lib.tensor([[0]]), 1.0), a,
+                match="Index has to be a vector/scalar")
+    check_error(lambda lib, a: a.index_fill(1, lib.tensor([0]), lib.tensor([1.0])), a,
+                match="only supports a 0-dimensional value tensor, but got tensor with 1 dim")
+
+
+# ----------------------------------------------------------------- masked_*
+def test_masked_fill():
+    m = np.random.default_rng(0).random((3, 4)) > 0.5
+    e, t = check(lambda lib, a, m: a.masked_fill(m, -2.0), randn(3, 4), m)
+    assert e.grad_fn.name() == "MaskedFillBackward0"
+    e, t = check(lambda lib, a, m, v: lib.masked_fill(a, m, v), randn(3, 4), m, randn())
+    assert e.grad_fn.name() == "MaskedFillBackward1"
+    check(lambda lib, a, m: a.masked_fill(m, 1.0), randn(4), m[:2, :1])  # both broadcast
+    check(lambda lib, a, m: a.masked_fill(m, 1.5), np.arange(4), m[0], grad=False)
+    check(lambda lib, a, m: a.masked_fill(m, lib.tensor(1.5, dtype=lib.float64)),
+          randn(3, 4).astype(np.float32), m)
+    check(lambda lib, a, m: a.T.masked_fill(m.T, 0), randn(3, 4), m)
+    check(lambda lib, a, m: (a * 1).masked_fill_(m, 3.0), randn(3, 4), m[0])
+    check(lambda lib, a, m: a.clone().masked_fill_(m, 3), np.zeros((3, 4), np.float16), m,
+          grad=False)
+    check_error(lambda lib, a, m: a.masked_fill_(m, 1.0), randn(4), m[:2, :1],
+                match=r"output with shape \[4\] doesn't match the broadcast shape \[2, 4\]")
+    check_error(lambda lib, a: a.masked_fill(lib.ones(3, 4, dtype=lib.uint8), 1.0), randn(3, 4),
+                match="only supports boolean masks, but got mask with dtype unsigned char")
+    check_error(lambda lib, a: a.masked_fill(lib.ones(3, 4, dtype=lib.long), 1.0), randn(3, 4),
+                match="but got mask with dtype long int")
+    check_error(lambda lib, a, m: a.masked_fill(m, lib.tensor([1.0])), randn(3, 4), m,
+                match="only supports a 0-dimensional value tensor, but got tensor with 1")
+    check_error(lambda lib, a: a.masked_fill(lib.ones(3, dtype=lib.bool), 1.0), randn(3, 4),
+                match=r"The size of tensor a \(3\) must match the size of tensor b \(4\) at "
+                      "non-singleton dimension 1")
+
+
+def test_masked_select_and_scatter():
+    m = np.random.default_rng(0).random((3, 4)) > 0.5
+    e, t = check(lambda lib, a, m: a.masked_select(m), randn(3, 4), m)
+    assert e.grad_fn.name() == "MaskedSelectBackward0"
+    check(lambda lib, a, m: lib.masked_select(a, m), randn(4), m)  # input broadcasts
+    check(lambda lib, a, m: a.masked_select(m), randn(3, 4), m[:, :1])  # mask broadcasts
+    e, t = check(lambda lib, a, m, s: a.masked_scatter(m, s), randn(3, 4), m, randn(4, 4))
+    assert e.grad_fn.name() == "MaskedScatterBackward0"
+    check(lambda lib, a, m, s: lib.masked_scatter(a, m, s), randn(4), m, randn(12))
+    check(lambda lib, a, m, s: (a * 1).masked_scatter_(m[0], s), randn(3, 4), m, randn(2, 3))
+    check_error(lambda lib, a: a.masked_select(lib.tensor([1, 0, 1, 0])), randn(4),
+                match="masked_select: expected BoolTensor for mask")
+    check_error(lambda lib, a, m: a.masked_scatter(m, lib.tensor([1.0], dtype=lib.float64)),
+                randn(3, 4), m,
+                match="Number of elements of source < number of ones in mask")
+    check_error(lambda lib, a, m: a.masked_scatter(m, lib.ones(12)), randn(3, 4), m,
+                match="expected self and source to have same dtypes but gotDouble and Float")
+    check_error(lambda lib, a: a.masked_scatter(lib.tensor([1, 0, 1, 0]), lib.ones(4)),
+                np.zeros(4, np.float32), match="only supports boolean masks, but got mask with "
+                                               "dtype Long")
+
+
+def test_inplace_plumbing_copyslices_uses_masked_fill():
+    # An in-place op on a view gives the base a CopySlices node whose backward masks the region.
+    def fn(lib, a):
+        b = a * 1
+        b[1:, 2].mul_(3.0)
+        return b
+    e, t = check(fn, randn(3, 4))
+    assert e.grad_fn.name() == t.grad_fn.name() == "torch::autograd::CopySlices"
+
+
+# ----------------------------------------------------------------- take / take_along_dim
+def test_take_and_take_along_dim():
+    e, t = check(lambda lib, a, i: a.take(i), randn(3, 4), np.array([[0, -1], [11, 5], [5, 5]]))
+    assert e.grad_fn.name() == "TakeBackward0"
+    check(lambda lib, a, i: lib.take(a.T, i), randn(3, 4), np.array([1, 4, 4]))
+    check(lambda lib, a, i: a.take(i), randn(), np.array(0))
+    check(lambda lib, a, i: a.take_along_dim(i, 1), randn(3, 4), np.array([[0], [1], [-1]]))
+    check(lambda lib, a, i: lib.take_along_dim(a, i), randn(3, 4), np.array([0, 5, 5]))
+    check(lambda lib, a, i: lib.take_along_dim(a, i, dim=0), randn(3, 4), np.array([[2], [0]]))
+    check(lambda lib, a, i: a.take_along_dim(i, 2), randn(1, 3, 4), np.array([[[3, 0]]] * 2))
+    check_error(lambda lib, a: a.take(lib.tensor([12])), randn(3, 4),
+                match="out of range: tried to access index 12 on a tensor of 12 elements.")
+    check_error(lambda lib, a: a.take(lib.tensor([1], dtype=lib.int32)), randn(3, 4),
+                match="take\\(\\): Expected a long tensor for index, but got Int")
+    check_error(lambda lib, a: a.take(lib.tensor([0])), randn(0),
+                match="tried to take from an empty tensor")
+    check_error(lambda lib, a: a.take_along_dim(lib.tensor([1]), 1), randn(3, 4),
+                match="input and indices should have the same number of dimensions, but got 2 "
+                      "dimensions for input, and 1 dimensions for indices")
+    check_error(lambda lib, a: a.take_along_dim(lib.tensor([[1]], dtype=lib.int32), 1),
+                randn(3, 4), match="dtype of indices should be Long but got Int")
+    check_error(lambda lib, a: a.take_along_dim(lib.tensor([[0, 1]]), 0), randn(3, 4),
+                match=r"The size of tensor a \(4\) must match the size of tensor b \(2\)")
+
+
+# ----------------------------------------------------------------- nonzero
+def test_nonzero_argwhere():
+    a = np.array([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])
+    for x in (a, a.astype(bool), a.astype(I64), np.array(3.0), np.array(0), np.zeros((2, 0))):
+        check(lambda lib, x: lib.nonzero(x), x, grad=False)
+        check(lambda lib, x: x.nonzero(as_tuple=True), x, grad=False)
+        check(lambda lib, x: lib.argwhere(x), x, grad=False)
+        check(lambda lib, x: x.argwhere(), x, grad=False)
+    e, t = check(lambda lib, x: x.nonzero(), a)  # float input: indices carry no grad
+    assert not e.requires_grad
+
+
+
+# ----------------------------------------------------------------- sort / topk / kthvalue
+TIES = np.array([[3.0, 1.0, 2.0, 1.0, np.nan, 2.0], [0.0, -1.0, 5.0, 5.0, 0.0, np.inf]])
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_sort_is_stable_with_nan_and_ties(descending):
+    e, t = check(lambda lib, a: lib.sort(a, descending=descending, stable=True), TIES)
+    assert e.values.grad_fn.name() == "SortBackward0"
+    assert repr(e).startswith("torch.return_types.sort(\nvalues=tensor(")
+    check(lambda lib, a: a.sort(0, descending), TIES)
+    check(lambda lib, a: a.T.sort(dim=0, descending=descending), TIES)
+    check(lambda lib, a: lib.argsort(a, descending=descending, stable=True), TIES, grad=False)
+    check(lambda lib, a: a.argsort(0, descending), TIES, grad=False)
+    import ml_dtypes
+    for dt in (np.float32, np.float16, ml_dtypes.bfloat16, np.int64, np.int8, bool):
+        check(lambda lib, a: a.sort(descending=descending, stable=True),
+              np.nan_to_num(TIES, posinf=7).astype(dt), grad=False)
+
+
+def test_sort_edge_cases():
+    check(lambda lib, a: a.sort(), randn())
+    check(lambda lib, a: lib.sort(a, dim=0), randn(0, 3))
+    check(lambda lib, a: lib.msort(a), randn(4, 3))
+    check(lambda lib, a: a.msort(), randn())
+    check(lambda lib, a: lib.argsort(a), randn(), grad=False)
+    check_error(lambda lib, a: a.sort(dim=1), randn(), match="Dimension out of range")
+    check(lambda lib, a: a.sort(stable=True), np.random.default_rng(0).integers(0, 3, 500)
+          .astype(np.float64))  # many ties: indices must match torch's stable order
+
+
+def test_topk():
+    a = randn(3, 7)
+    e, t = check(lambda lib, a: a.topk(3), a)
+    assert e.values.grad_fn.name() == "TopkBackward0"
+    check(lambda lib, a: lib.topk(a, 2, dim=0, largest=False), a)
+    check(lambda lib, a: a.topk(0), a)
+    check(lambda lib, a: a.topk(7, largest=False), a)
+    check(lambda lib, a: a.topk(1), randn())
+    check(lambda lib, a: a.topk(2), np.array([1.0, np.nan, 3.0, -2.0]))
+    check(lambda lib, a: a.topk(2, largest=False), np.array([1.0, np.nan, 3.0, -2.0]))
+    check(lambda lib, a: a.topk(3), np.array([5, 1, 9, 3], dtype=I64), grad=False)
+    big = np.random.default_rng(0).permutation(5000).astype(np.float64).reshape(2, 2500)
+    check(lambda lib, a: a.topk(10), big)  # the partition-first path
+    check(lambda lib, a: a.topk(10, largest=False), big)
+    check(lambda lib, a: a.topk(5, dim=0), big.T.copy())
+    e, t = ember.tensor(a).topk(3, sorted=False), torch.tensor(a).topk(3, sorted=False)
+    assert np.array_equal(np.sort(e.values.numpy()), np.sort(t.values.numpy()))
+    check_error(lambda lib, a: a.topk(8), a, match="selected index k out of range")
+    check_error(lambda lib, a: a.topk(-1), a, match="selected index k out of range")
+
+
+def test_kthvalue():
+    a = randn(3, 7)
+    e, t = check(lambda lib, a: a.kthvalue(2), a)
+    assert e.values.grad_fn.name() == "KthvalueBackward0"
+    check(lambda lib, a: lib.kthvalue(a, 3, 0, True), a)
+    check(lambda lib, a: lib.kthvalue(a, 3, 0), a)
+    check(lambda lib, a: a.kthvalue(1), randn())
+    check(lambda lib, a: a.kthvalue(3), np.array([1.0, np.nan, 3.0]))
+    check(lambda lib, a: a.kthvalue(2, keepdim=True), np.array([[4, 1, 3]], dtype=I64),
+          grad=False)
+    check_error(lambda lib, a: a.kthvalue(8), a,
+                match="kthvalue\\(\\): selected number k out of range for dimension 1")
+    check_error(lambda lib, a: a.kthvalue(0, 0), a, match="out of range for dimension 0")
+
+
+# ----------------------------------------------------------------- unique
+Y = np.array([3, 1, 2, 1, 3, 3])
+
+
+@pytest.mark.parametrize("inverse", [False, True])
+@pytest.mark.parametrize("counts", [False, True])
+def test_unique_flags(inverse, counts):
+    check(lambda lib, a: lib.unique(a, return_inverse=inverse, return_counts=counts), Y,
+          grad=False)
+    check(lambda lib, a: a.unique(True, inverse, counts), Y.reshape(2, 3), grad=False)
+    rows = np.array([[1, 2], [1, 2], [0, 1], [1, 2]])
+    check(lambda lib, a: lib.unique(a, dim=0, return_inverse=inverse, return_counts=counts),
+          rows, grad=False)
+    check(lambda lib, a: lib.unique(a, dim=-1, return_inverse=inverse, return_counts=counts),
+          rows.T.copy(), grad=False)
+    check(lambda lib, a: lib.unique_consecutive(a, return_inverse=inverse,
+                                                return_counts=counts), Y, grad=False)
+    check(lambda lib, a: a.unique_consecutive(inverse, counts, 0), rows, grad=False)
+
+
+def test_unique_dtypes_nan_and_edges():
+    check(lambda lib, a: lib.unique(a), np.array([1.0, np.nan, np.nan, 0.0, 1.0]), grad=False)
+    check(lambda lib, a: lib.unique(a, sorted=False), Y, grad=False)
+    check(lambda lib, a: lib.unique(a), np.array([True, False, True]), grad=False)
+    check(lambda lib, a: lib.unique(a, return_inverse=True), np.array(3), grad=False)
+    check(lambda lib, a: lib.unique(a, return_inverse=True, return_counts=True), randn(0),
+          grad=False)
+    check(lambda lib, a: lib.unique_consecutive(a, return_inverse=True, return_counts=True),
+          np.array(3), grad=False)
+    import ml_dtypes
+    check(lambda lib, a: lib.unique(a, return_counts=True),
+          np.array([2.0, 1.0, 2.0, -1.0]).astype(ml_dtypes.bfloat16), grad=False)
+    check_error(lambda lib, a: lib.unique(a, dim=0), np.array(3),
+                match="Dimension specified as 0 but tensor has no dimensions")
+
+
+def test_unique_is_not_differentiable():
+    e = ember.unique(ember.tensor([2.0, 1.0, 2.0], requires_grad=True))
+    t = torch.unique(torch.tensor([2.0, 1.0, 2.0], requires_grad=True))
+    assert_same(e, t)
+    assert e.requires_grad and e.grad_fn.name() == t.grad_fn.name() == "Unique2Backward0"
+    assert ember.unique(ember.ones(2, 2, requires_grad=True), dim=0).grad_fn.name() == \
+        "UniqueDimBackward0"
+    for name, f in (("_unique2", lambda lib, a: lib.unique(a)),
+                    ("unique_dim", lambda lib, a: lib.unique(a, dim=0)),
+                    ("unique_consecutive", lambda lib, a: lib.unique_consecutive(a))):
+        check_error(lambda lib, a, f=f: f(lib, a.requires_grad_()).sum().backward(), randn(3),
+                    match=f"the derivative for '{name}' is not implemented.")
