@@ -94,13 +94,12 @@ class LinalgVectorNorm(Function):
         dt = np.result_type(x.dtype, grad._data.dtype)
         g = _restore(grad, ctx.shape, axes, ctx.keepdim)
         o = _restore(out, ctx.shape, axes, ctx.keepdim)
-        sgn = _xp(x).sign(x)
         if ord == 1:
-            return g * _const(sgn, dt), None, None, None, None
+            return g * a.sign(), None, None, None, None
         if abs(ord) == _INF:
             scale = _tie_scale(_xp(x).abs(x), o._data, axes, True, dt)
-            return g * _const(sgn * scale, dt), None, None, None, None
-        s = _const(sgn, dt)
+            return g * a.sign() * _make(scale), None, None, None, None
+        s = _const(_xp(x).sign(x), dt)
         if ord < 1:
             # sgn(x) |x|^(p-1) norm^(1-p), with zero where x is zero
             zero = x == 0
@@ -192,8 +191,18 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({d0}, {d1})")
     if dtype is not None:
         A = A.to(dtype)
-    if ord == "fro" or A.shape[d0] == 0 or A.shape[d1] == 0:
+    if ord == "fro":
         return vector_norm(A, 2, (d0, d1), keepdim)
+    if A.shape[d0] == 0 or A.shape[d1] == 0:
+        # as torch: maxima over nothing give 0, minima over nothing raise in amin
+        if ord == "nuc":
+            return vector_norm(A, 2, (d0, d1), keepdim)
+        if ord == -2:
+            raise IndexError("amin(): Expected reduction dim -1 to have non-zero size.")
+        if ord == 2 or (ord == _INF and A.shape[d0] == 0) or (ord == 1 and A.shape[d1] == 0):
+            shape = _kept_shape(A.shape, (d0, d1)) if keepdim else tuple(
+                n for i, n in enumerate(A.shape) if i not in (d0, d1))
+            return _make(_xp(A._data).zeros(shape, A._data.dtype))
     if ord in ("nuc", 2, -2):
         s = _SingularValues.apply(_move_last(A, d0, d1))
         r = s.sum(-1) if ord == "nuc" else (amax if ord == 2 else amin)(s, -1)

@@ -99,11 +99,6 @@ def _int_default(x, dtype):
     return x, x.dtype
 
 
-def _float_only(name: str, input: Tensor) -> None:
-    if not input.dtype.is_floating_point:
-        raise RuntimeError(f"{name} only support floating point and complex dtypes")
-
-
 # ----------------------------------------------------------------- return types
 def _structseq(name: str, fields: tuple):
     """A named tuple that prints like torch.return_types.<name>."""
@@ -255,7 +250,7 @@ def sum_to_size(input: Tensor, *size) -> Tensor:
     shape = _parse_size(size)
     x_shape = input._data.shape
     lead = len(x_shape) - len(shape)
-    if lead < 0 or any(s != 1 and s != x for s, x in zip(shape, x_shape[lead:])):
+    if lead < 0 or builtins.any(s != 1 and s != x for s, x in zip(shape, x_shape[lead:])):
         raise RuntimeError(f"size {{{', '.join(map(str, shape))}}} is not expandable to size "
                            f"{{{', '.join(map(str, x_shape))}}}.")
     dims = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(shape)
@@ -267,15 +262,16 @@ def sum_to_size(input: Tensor, *size) -> Tensor:
 
 
 # ----------------------------------------------------------------- prod
-def _first_zero(zero, axes):
-    """Mask of the first zero of each reduced slice (in C order over `axes`)."""
+def _zero_ranks(zero, axes):
+    """Masks of the first and of the second zero of each reduced slice (C order over axes)."""
     if not axes:
-        return zero
+        return zero, None
     if len(axes) == 1:
         seen = zero.cumsum(axis=axes[0])
     else:  # prod over every dim: count along the flattened array
         seen = zero.reshape(-1).cumsum().reshape(zero.shape)
-    return zero & (seen == 1)
+    second = zero & (seen == 2)
+    return zero & (seen == 1), (second if second.any() else None)
 
 
 class Prod(Function):
@@ -306,13 +302,18 @@ class Prod(Function):
         if not zero.any():
             return g * o / a, None, None, None
         # Where x != 0 the derivative is out / x (zero if the slice has a zero elsewhere).
-        # At the first zero of a slice it is the product of the others: the product of
-        # the slice with that zero replaced by one. Later zeros of a slice get zero.
+        # At a zero it is the product of the others: the product of the slice with that
+        # zero replaced by one. Only the first two zeros of a slice need it: at any later
+        # zero both the value and its derivatives vanish.
         dt = x.dtype
-        nonzero, first = _const(~zero, dt), _const(_first_zero(zero, axes), dt)
+        nonzero = _const(~zero, dt)
         safe = a * nonzero + _const(zero, dt)
-        others = Prod.apply(a * (1 - first) + first, axes, True, None)
-        return g * (o / safe * nonzero + others * first), None, None, None
+        total = o / safe * nonzero
+        for rank in _zero_ranks(zero, axes):
+            if rank is not None:
+                at = _const(rank, dt)
+                total = total + Prod.apply(a * (1 - at) + at, axes, True, None) * at
+        return g * total, None, None, None
 
 
 class ProdDim(Prod):
@@ -574,8 +575,11 @@ def argmin(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
 
 
 # ----------------------------------------------------------------- std / var
-def _correction(name: str, dim, unbiased, correction):
-    """(dim, correction) from torch's three calling conventions of std/var."""
+def _std_var_args(name: str, input: Tensor, dim, unbiased, correction):
+    """(axes, correction) from torch's calling conventions, warning when N - correction <= 0."""
+    if not input.dtype.is_floating_point:
+        raise RuntimeError(f"{'std and var' if name in ('std', 'var') else name} only support "
+                           "floating point and complex dtypes")
     if isinstance(dim, bool):  # the legacy std(input, unbiased) form
         dim, unbiased = None, dim
     if unbiased is not None and correction is not None:
@@ -583,17 +587,19 @@ def _correction(name: str, dim, unbiased, correction):
                         "'unbiased' and 'correction'; pass only one of them")
     if correction is None:
         correction = 0 if unbiased is False else 1
-    return dim, correction
-
-
-def _moments(x, axes, correction, keepdim, name: str):
-    """(variance, mean) arrays of x over axes; mean keeps the reduced dims."""
-    n = _count(x.shape, axes)
-    denom = builtins.max(0, n - correction)
-    if denom == 0:
+    x = input._data
+    axes = _axes(dim, x.ndim)
+    if _count(x.shape, axes) - correction <= 0:
         warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
                       "less than the reduction factor (input numel divided by output numel).",
-                      UserWarning, stacklevel=4)
+                      UserWarning, stacklevel=3)
+    return axes, correction
+
+
+def _moments(x, axes, correction, keepdim):
+    """(variance, kept-dims mean, N, divisor) of x over axes."""
+    n = _count(x.shape, axes)
+    denom = builtins.max(0, n - correction)
     xa = _acc(x)
     with np.errstate(invalid="ignore", divide="ignore"):
         m = xa.sum(axis=axes, keepdims=True) / n if n else \
@@ -615,7 +621,7 @@ class Var(Function):
     @staticmethod
     def forward(ctx, a, axes, correction, keepdim):
         x = a._data
-        v, _, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim, "var")
+        v, _, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim)
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         ctx.save_for_backward(a)
         return _make(_back(v, x))
@@ -634,7 +640,7 @@ class Std(Function):
     @staticmethod
     def forward(ctx, a, axes, correction, keepdim):
         x = a._data
-        v, _, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim, "std")
+        v, _, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim)
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         out = _make(_back(_xp(v).sqrt(v), x))
         ctx.save_for_backward(a, out)
@@ -661,17 +667,15 @@ def _std_grad(ctx, a: Tensor, out: Tensor, grad: Tensor) -> Tensor:
 def var(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
         correction=None) -> Tensor:
     """Variance over `dim`, dividing by N - correction (correction=1 unless unbiased=False)."""
-    _float_only("std and var", input)
-    dim, c = _correction("var", dim, unbiased, correction)
-    return Var.apply(input, _axes(dim, input._data.ndim), c, keepdim)
+    axes, c = _std_var_args("var", input, dim, unbiased, correction)
+    return Var.apply(input, axes, c, keepdim)
 
 
 def std(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
         correction=None) -> Tensor:
     """Standard deviation over `dim` (the square root of var with the same arguments)."""
-    _float_only("std and var", input)
-    dim, c = _correction("std", dim, unbiased, correction)
-    return Std.apply(input, _axes(dim, input._data.ndim), c, keepdim)
+    axes, c = _std_var_args("std", input, dim, unbiased, correction)
+    return Std.apply(input, axes, c, keepdim)
 
 
 class VarMean(Function):
@@ -680,7 +684,7 @@ class VarMean(Function):
     @staticmethod
     def forward(ctx, a, axes, correction, keepdim):
         x = a._data
-        v, m, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim, "var_mean")
+        v, m, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim)
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         ctx.save_for_backward(a)
         m = m if keepdim else m.reshape(v.shape)
@@ -702,7 +706,7 @@ class StdMean(Function):
     @staticmethod
     def forward(ctx, a, axes, correction, keepdim):
         x = a._data
-        v, m, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim, "std_mean")
+        v, m, ctx.n, ctx.denom = _moments(x, axes, correction, keepdim)
         ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
         out = _make(_back(_xp(v).sqrt(v), x))
         ctx.save_for_backward(a, out)
@@ -719,17 +723,15 @@ class StdMean(Function):
 def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
              correction=None) -> tuple:
     """(var, mean) over `dim`, computed together."""
-    _float_only("var_mean", input)
-    dim, c = _correction("var_mean", dim, unbiased, correction)
-    return VarMean.apply(input, _axes(dim, input._data.ndim), c, keepdim)
+    axes, c = _std_var_args("var_mean", input, dim, unbiased, correction)
+    return VarMean.apply(input, axes, c, keepdim)
 
 
 def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
              correction=None) -> tuple:
     """(std, mean) over `dim`, computed together."""
-    _float_only("std_mean", input)
-    dim, c = _correction("std_mean", dim, unbiased, correction)
-    return StdMean.apply(input, _axes(dim, input._data.ndim), c, keepdim)
+    axes, c = _std_var_args("std_mean", input, dim, unbiased, correction)
+    return StdMean.apply(input, axes, c, keepdim)
 
 
 # ----------------------------------------------------------------- logsumexp and softmax
@@ -880,7 +882,7 @@ class _ReverseCumsum(Function):
         if x.ndim == 0:
             return _make(x.copy())
         xp = _xp(x)
-        return _make(xp.flip(xp.flip(x, d).cumsum(axis=d), d))
+        return _make(_back(xp.flip(xp.flip(_acc(x), d).cumsum(axis=d), d), x))
 
     @staticmethod
     def backward(ctx, grad):
@@ -926,14 +928,18 @@ class Cumprod(Function):
         if not zero.any():
             return _ReverseCumsum.apply(grad * out, d) / a, None, None
         # For x_i != 0 the derivative is sum_{k>=i} g_k out_k / x_i (out_k vanishes after
-        # the first zero). At the first zero it is the same sum over the cumprod of the
-        # slice with that zero replaced by one; after it, every product holds that zero.
+        # the first zero). At a zero it is the same sum over the cumprod of the slice with
+        # that zero replaced by one; as for prod, only the first two zeros need it.
         dt = x.dtype
-        nonzero, first = _const(~zero, dt), _const(_first_zero(zero, (d,)), dt)
+        nonzero = _const(~zero, dt)
         safe = a * nonzero + _const(zero, dt)
-        term = _ReverseCumsum.apply(grad * out, d) / safe * nonzero
-        replaced = Cumprod.apply(a * (1 - first) + first, d, None)
-        return term + _ReverseCumsum.apply(grad * replaced, d) * first, None, None
+        total = _ReverseCumsum.apply(grad * out, d) / safe * nonzero
+        for rank in _zero_ranks(zero, (d,)):
+            if rank is not None:
+                at = _const(rank, dt)
+                replaced = Cumprod.apply(a * (1 - at) + at, d, None)
+                total = total + _ReverseCumsum.apply(grad * replaced, d) * at
+        return total, None, None
 
 
 def cumprod(input: Tensor, dim, *, dtype=None) -> Tensor:
