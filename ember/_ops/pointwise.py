@@ -2279,6 +2279,12 @@ def ge(input, other, *, out=None) -> Tensor:
 not_equal, greater, greater_equal, less, less_equal = ne, gt, ge, lt, le
 
 
+def _comparable(other) -> bool:
+    """Whether `tensor == other` compares elementwise; for anything else (None, a string, a
+    list) Tensor.__eq__ returns NotImplemented and Python answers by identity, as torch does."""
+    return isinstance(other, (Tensor, bool, int, float, np.bool_, np.number))
+
+
 def equal(input, other) -> bool:
     """True when both have the same shape and the same values (after promotion)."""
     _need_tensor(other, "equal", "other", 2)
