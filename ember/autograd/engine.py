@@ -134,7 +134,10 @@ def _ancestors(targets, parents) -> set:
 
 def _execute(roots, deps, targets, execute, results, retain_graph, create_graph, accumulate):
     buffers = {}  # node -> [gradient per output of that node]
-    owned = set()  # ids of arrays already stored as some .grad (a second user must copy)
+    # ids of (base) arrays that something else may still hold: the roots' gradients, arrays
+    # already stored as a .grad, and gradients handed to user code (hooks, retain_grad, custom
+    # backwards). A leaf's .grad takes its array only if it is not in here, else a copy.
+    owned = set()
     for node, nr, g in roots:
         owned.add(id(_root_array(g._data)))
         _add_to_buffer(buffers, node, nr, g)
@@ -153,6 +156,7 @@ def _execute(roots, deps, targets, execute, results, retain_graph, create_graph,
             continue
         if node._tensor_hooks or node._retain_grad:
             _run_tensor_hooks(node, grads, create_graph)
+            _mark_shared(owned, grads)
         if targets is not None:
             if node in targets:
                 for nr, pos, _ in targets[node]:
@@ -166,6 +170,8 @@ def _execute(roots, deps, targets, execute, results, retain_graph, create_graph,
             outs = _call(node, grads) if any(g is not None for g in grads) else None
         if not retain_graph and node._saved:
             node._saved = _FREED
+        if outs is not None and (node._node_name is None or node._hooks or node._pre_hooks):
+            _mark_shared(owned, outs)  # user code returned or saw these gradients
 
         for argpos, child, nr, shape, dtype in node._edges:
             if child is None:
@@ -192,15 +198,29 @@ def _run_tensor_hooks(node, grads, create_graph) -> None:
         for nr, hooks in node._tensor_hooks.items():
             for hook in tuple(hooks.values()):
                 if grads[nr] is not None:
-                    new = hook(grads[nr])
-                    if new is not None:
-                        grads[nr] = new
+                    grads[nr] = _apply_hook(hook, grads[nr])
     if node._retain_grad:
         for nr, ref in node._retain_grad.items():
             t = ref()
             if t is not None and grads[nr] is not None:
                 g = grads[nr] if create_graph else grads[nr].detach()
                 t._grad = g if t._grad is None else t._grad + g
+
+
+def _apply_hook(hook, g):
+    """A tensor hook's result replaces the gradient; it must keep its size and dtype."""
+    new = hook(g)
+    if new is None:
+        return g
+    if not isinstance(new, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
+    if new._data.shape != g._data.shape or new._data.dtype != g._data.dtype:
+        name = getattr(hook, "__name__", type(hook).__name__)
+        if new._data.shape != g._data.shape:
+            raise RuntimeError(f"hook '{name}' has changed the size of value")
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {g.type()} got "
+                           f"{new.type()})")
+    return new
 
 
 def _call(node, grads):
@@ -317,14 +337,13 @@ def _run_accumulate(node, g, targets, results, accumulate, create_graph, owned) 
     if g is None:
         return
     var = node.variable
+    if targets is not None and node not in targets:
+        return  # a leaf outside backward(inputs=...)/grad(inputs): not even its hooks run
     if var._backward_hooks:
         for hook in tuple(var._backward_hooks.values()):
-            new = hook(g)
-            if new is not None:
-                g = new
+            g = _apply_hook(hook, g)
+        _mark_shared(owned, (g,))  # a hook may have kept the gradient it was given
     if targets is not None:
-        if node not in targets:
-            return
         if not accumulate:
             for _, pos, _ in targets[node]:
                 results[pos] = g if results[pos] is None else results[pos] + g
@@ -336,6 +355,7 @@ def _run_accumulate(node, g, targets, results, accumulate, create_graph, owned) 
             new = hook((g,))
             if new is not None:
                 g = new[0]
+        _mark_shared(owned, (g,))
     old = var._grad
     if create_graph:
         var._grad = g if old is None else old + g
@@ -360,6 +380,12 @@ def _run_accumulate(node, g, targets, results, accumulate, create_graph, owned) 
     if node._hooks:
         for hook in tuple(node._hooks.values()):
             hook((), (g,))
+
+
+def _mark_shared(owned, grads) -> None:
+    for g in grads:
+        if g is not None and isinstance(g, Tensor):
+            owned.add(id(_root_array(g._data)))
 
 
 def _root_array(arr):

@@ -194,6 +194,30 @@ def test_backward_inputs_limits_accumulation():
     same_error(runs_the_non_leaf_inputs_node)
 
 
+def test_backward_from_a_leaf_and_grad_of_a_tensor_wrt_itself():
+    def prog(lib):
+        a = leaf(lib, 2)
+        a.backward(lib.tensor([1.0, 2.0], dtype=lib.float64))
+        y = a * 2
+        return a.grad, lib.autograd.grad(y, y, lib.ones(2, dtype=lib.float64))
+    same(prog)
+
+
+def test_accumulation_into_an_assigned_grad():
+    def prog(lib):
+        a = leaf(lib, 2)
+        g = lib.ones(2, dtype=lib.float64)
+        a.grad = g
+        (a * 3).sum().backward()
+        b = leaf(lib, 2, seed=1)
+        b.grad = lib.ones(4, dtype=lib.float64)[::2]  # non-contiguous
+        (b * 3).sum().backward()
+        return a.grad is g, g, b.grad
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch: "grad and param do not obey the layout ..."
+        same(prog)
+
+
 def test_backward_of_non_scalar_sums_several_roots():
     def prog(lib):
         x = leaf(lib, 3)
@@ -283,6 +307,42 @@ def test_grads_of_two_leaves_never_share_memory():
     x, y = ember.tensor(randn(3)).requires_grad_(), ember.tensor(randn(3)).requires_grad_()
     (x + y).sum().backward()
     assert not np.shares_memory(x.grad._data, y.grad._data)
+
+
+def test_retained_and_leaf_grads_never_share_memory():
+    def prog(lib):
+        a, b = leaf(lib, 3), leaf(lib, 3, seed=1)
+        z = a + b  # AddBackward0 passes the same gradient to both leaves
+        z.retain_grad()
+        (z * 2).sum().backward()
+        a.grad.add_(100.0)
+        (z * 3).sum().backward()
+        v = b.view(3)  # ViewBackward0 hands its gradient (reshaped) straight to the leaf
+        v.retain_grad()
+        b.grad = None
+        (v * 2).sum().backward()
+        b.grad.add_(100.0)
+        return z.grad, a.grad, b.grad, v.grad
+    same(prog)
+
+
+def test_gradient_returned_by_custom_backward_is_not_stolen():
+    def prog(lib):
+        class GiveBack(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, keep):
+                ctx.keep = keep
+                return x * 1
+
+            @staticmethod
+            def backward(ctx, g):
+                return ctx.keep, None  # a tensor the caller still holds
+        a = leaf(lib, 3)
+        keep = lib.ones(3, dtype=lib.float64)
+        GiveBack.apply(a, keep).sum().backward()
+        (a * 5).sum().backward()  # accumulates into a.grad in place
+        return keep, a.grad
+    same(prog)
 
 
 def test_given_gradient_is_not_aliased_by_grad():
@@ -423,6 +483,70 @@ def test_hook_handle_context_manager_and_double_remove():
         (x * 1).sum().backward()
         return first, x.grad
     same(prog)
+
+
+def test_hooks_see_the_summed_gradient_once():
+    def prog(lib):
+        a = leaf(lib, 2)
+        log = []
+        a.register_hook(lambda g: log.append(("a", g)))
+        y = a * 2
+        y.register_hook(lambda g: log.append(("y", g)))
+        (y * y + y).sum().backward()
+        (a + a).sum().backward()
+        return log
+    same(prog)
+
+
+def test_hooks_of_leaves_outside_inputs_do_not_run():
+    def prog(lib):
+        a, b = leaf(lib, 2), leaf(lib, 2, seed=1)
+        log = []
+        b.register_hook(lambda g: log.append("b"))
+        a.register_hook(lambda g: log.append("a"))
+        (a * b).sum().backward(inputs=[a])
+        lib.autograd.grad((a * b).sum(), [a])
+        return log, b.grad
+    same(prog)
+
+
+def test_hook_registered_before_in_place_still_runs():
+    def prog(lib):
+        a = leaf(lib, 2)
+        y = a * 2
+        log = []
+        y.register_hook(lambda g: log.append(g))
+        y.add_(1)
+        y.sum().backward()
+        return log, a.grad
+    same(prog)
+
+
+def test_hook_result_errors():
+    def changes_size(g):
+        return g.sum()
+
+    def size_leaf(lib):
+        a = leaf(lib, 2)
+        a.register_hook(changes_size)
+        (a * 2).sum().backward()
+
+    def size_non_leaf(lib):
+        y = leaf(lib, 2) * 2
+        y.register_hook(lambda g: g.sum())
+        y.sum().backward()
+
+    def dtype_change(lib):
+        a = leaf(lib, 2, dtype="float32")
+        a.register_hook(lambda g: g.double())
+        (a * 2).sum().backward()
+
+    def not_a_tensor(lib):
+        a = leaf(lib, 2)
+        a.register_hook(lambda g: 3)
+        (a * 2).sum().backward()
+    for prog in (size_leaf, size_non_leaf, dtype_change, not_a_tensor):
+        same_error(prog)
 
 
 def test_hook_errors():
@@ -710,6 +834,10 @@ def test_detach_in_place():
         r = y.detach_()
         return r is y, y.requires_grad, y.grad_fn is None, y.is_leaf, (y * 2).requires_grad
     same(prog)
+
+
+def test_detach_in_place_of_a_view_errors():
+    same_error(lambda lib: (leaf(lib, 2) * 2).view(2).detach_())
 
 
 def test_detached_tensor_modification_breaks_backward():
