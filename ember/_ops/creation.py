@@ -1124,14 +1124,14 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     if not replacement and num_samples > n_cat:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without "
                            "replacement")
+    if n_cat == 0:
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                           "operation has no identity.")
     xp = _xp_of(p)
     rows = p.reshape(-1, n_cat)
     if rows.shape[0] == 0:
         result = xp.empty(p.shape[:-1] + (num_samples,), dtype=np.int64)
         return _wrap(result, False, out)
-    if n_cat == 0:
-        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
-                           "operation has no identity.")
     work = rows.astype(np.float64 if p.dtype == np.float64 else np.float32)
     if not bool((xp.isfinite(work) & (work >= 0)).all()):
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
