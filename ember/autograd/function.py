@@ -204,6 +204,25 @@ class Function(FunctionCtx, Node):
         raise NotImplementedError("You must implement either the backward or vjp method for "
                                   "your custom autograd.Function to use it with backward mode AD.")
 
+    def __init_subclass__(cls, **kwargs):
+        """torch's alternative spellings, resolved once per class (apply stays one path):
+        `vjp` instead of `backward`, and a ctx-free `forward(*args)` with
+        `setup_context(ctx, inputs, output)`."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        if "vjp" in own and "backward" not in own:
+            cls.backward = own["vjp"]
+        if "setup_context" in own and "forward" in own:
+            plain_forward = cls.forward  # a staticmethod: plain function on the class
+            setup_context = cls.setup_context
+
+            def forward(ctx, *args, **kwargs):
+                output = plain_forward(*args, **kwargs)
+                setup_context(ctx, args, output)
+                return output
+            forward.__doc__ = plain_forward.__doc__
+            cls.forward = staticmethod(forward)
+
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run forward; if any input needs a gradient, link the outputs into the graph."""

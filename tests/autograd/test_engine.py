@@ -115,6 +115,28 @@ def test_accumulate_grad_node_name_and_repr():
     same(prog)
 
 
+def test_nodes_are_graph_nodes_with_metadata():
+    def prog(lib):
+        a = leaf(lib, 2)
+        y = a * 2
+        acc = y.grad_fn.next_functions[0][0]
+        y.grad_fn.metadata["tag"] = 7
+        return [isinstance(y.grad_fn, lib.autograd.graph.Node),
+                isinstance(acc, lib.autograd.graph.Node), y.grad_fn.metadata]
+    same(prog)
+
+
+def test_gradient_argument_dtypes():
+    def prog(lib):
+        x = leaf(lib, 3, dtype="float32")
+        (x * 2).backward(lib.ones(3, dtype=lib.float64))
+        (x * 2).backward(lib.ones(3, dtype=lib.int64))
+        (x * 2).sum().backward(lib.tensor(2.0))
+        return x.grad
+    same(prog)
+    same_error(lambda lib: (leaf(lib, 3) * 2).sum().backward(lib.tensor([2.0])))
+
+
 def test_no_graph_for_constants_and_int_results():
     def prog(lib):
         a = leaf(lib, 3)

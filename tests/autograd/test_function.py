@@ -233,6 +233,39 @@ def _bad(kind):
     return factory
 
 
+def _setup_context_style(lib):
+    class Scale(lib.autograd.Function):
+        """torch 2's form: forward without ctx, then setup_context."""
+
+        @staticmethod
+        def forward(x, k):
+            return x.exp() * k
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            x, k = inputs
+            ctx.k = k
+            ctx.save_for_backward(x, output)
+
+        @staticmethod
+        def backward(ctx, g):
+            x, out = ctx.saved_tensors
+            return g * out, None
+    return Scale
+
+
+def _vjp_style(lib):
+    class Twice(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def vjp(ctx, g):
+            return g * 2
+    return Twice
+
+
 def _no_backward(lib):
     class NoBackward(lib.autograd.Function):
         @staticmethod
@@ -244,7 +277,8 @@ def _no_backward(lib):
 FACTORIES = {"scaled_exp": _scaled_exp, "mul_add": _mul_add, "add_one_": _add_one_,
              "identity": _identity, "split": _split, "lazy": _lazy, "eager": _eager,
              "with_index": _argmax_like, "square_once": _square_once, "cube": _cube,
-             "no_backward": _no_backward,
+             "no_backward": _no_backward, "setup_context": _setup_context_style,
+             "vjp": _vjp_style,
              **{f"bad_{k}": _bad(k) for k in ("too_few", "too_many", "extra_none", "not_tensor",
                                               "wrong_shape", "wider", "grad_for_number")}}
 
@@ -313,6 +347,20 @@ def test_saved_output_modified_in_place_raises():
             y.mul_(2)
         y.sum().backward()
     same_error(prog)
+
+
+def test_setup_context_and_vjp_forms():
+    def prog(lib):
+        x = leaf(lib, 3)
+        y = fn("setup_context", lib).apply(x, 1.5)
+        out = [y.grad_fn.name(), y.grad_fn.k, len(y.grad_fn.saved_tensors)]
+        y.sum().backward()
+        g1 = x.grad
+        x.grad = None
+        fn("vjp", lib).apply(x).sum().backward()
+        return out, y, g1, x.grad
+    same(prog)
+    check(lambda lib, x: fn("setup_context", lib).apply(x, -0.5), randn(2, 3))
 
 
 # ----------------------------------------------------------------- mark_dirty
