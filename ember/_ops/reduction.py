@@ -1,4 +1,4 @@
-"""Reductions (sum, mean, prod, max/min, std/var ...), scans, logsumexp and softmax.
+"""Reductions (sum, mean, prod, max/min, std/var, all/any ...) and the cumulative scans.
 
 Every reduction takes torch's `dim` forms: None (all dims), an int, or a
 sequence of ints, negative ones counting from the end; `keepdim=True` keeps the
@@ -123,7 +123,14 @@ class return_types:
 
 
 # ----------------------------------------------------------------- sum and mean
+_F_WIDE = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def _sum_array(x, axes, keepdim, dtype):
+    if len(axes) == x.ndim:
+        axes = None  # NumPy's whole-array reduction is the fastest path
+    if dtype is None and x.dtype in _F_WIDE:
+        return x.sum(axis=axes, keepdims=keepdim)
     x, acc = _int_default(x, dtype)
     if acc.itemsize == 2 and acc.kind in "fV":
         return x.sum(axis=axes, keepdims=keepdim, dtype=_F32).astype(acc)
@@ -193,7 +200,7 @@ class Mean(Function):
         x = a._data
         n = _count(x.shape, axes)
         ctx.shape, ctx.axes, ctx.keepdim, ctx.n = x.shape, axes, keepdim, n
-        s = _acc(x).sum(axis=axes, keepdims=keepdim)
+        s = _acc(x).sum(axis=None if len(axes) == x.ndim else axes, keepdims=keepdim)
         if n == 0:
             return _make(_xp(x).full(np.shape(s), np.nan, dtype=x.dtype))
         return _make(_back(s / n, x))
@@ -734,125 +741,6 @@ def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
     return StdMean.apply(input, axes, c, keepdim)
 
 
-# ----------------------------------------------------------------- logsumexp and softmax
-def _float_input(a: Tensor):
-    """a's array for a floating op: integers become the default float dtype (torch's rule)."""
-    x = a._data
-    return x.astype(_dt.get_default_dtype().np) if a.dtype._category < 2 else x
-
-
-class Logsumexp(Function):
-    _node_name = "LogsumexpBackward0"
-
-    @staticmethod
-    def forward(ctx, a, axes, keepdim):
-        x = _float_input(a)
-        ctx.shape, ctx.axes, ctx.keepdim = x.shape, axes, keepdim
-        xp = _xp(x)
-        xa = _acc(x)
-        if _count(x.shape, axes) == 0:  # log of an empty sum
-            out = xp.full(_kept_shape(x.shape, axes) if keepdim else
-                          tuple(s for i, s in enumerate(x.shape) if i not in axes),
-                          -np.inf, dtype=x.dtype)
-        else:
-            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-                m = xa.max(axis=axes, keepdims=True)
-                m = xp.where(xp.isinf(m), 0, m)  # all -inf (or an inf) must not give inf - inf
-                e = xp.exp(xa - m)
-                out = xp.log(e.sum(axis=axes, keepdims=True))
-                out += m
-            out = _back(out if keepdim else out.reshape(
-                tuple(s for i, s in enumerate(x.shape) if i not in axes)), x)
-        result = _make(out)
-        ctx.save_for_backward(a, result)
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, out = ctx.saved_tensors
-        g = _restore(grad, ctx.shape, ctx.axes, ctx.keepdim)
-        o = _restore(out, ctx.shape, ctx.axes, ctx.keepdim)
-        return g * (a - o).exp(), None, None
-
-
-def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
-    """log(sum(exp(input))) over `dim`, computed stably (rows of -inf give -inf)."""
-    return Logsumexp.apply(input, _axes(dim, input._data.ndim), keepdim)
-
-
-def _softmax_input(name: str, input: Tensor, dim, dtype):
-    if dtype is not None:
-        input = input.to(dtype)
-    elif not input.dtype.is_floating_point:
-        raise NotImplementedError(f'"{name}_kernel_impl" not implemented for '
-                                  f"'{_type_name(input.dtype)}'")
-    if not isinstance(dim, (int, np.integer)):
-        raise TypeError(f"{name}(): argument 'dim' (position 1) must be int, not "
-                        f"{type(dim).__name__}")
-    return input, _wrap_dim(dim, input._data.ndim)
-
-
-class Softmax(Function):
-    _node_name = "SoftmaxBackward0"
-
-    @staticmethod
-    def forward(ctx, a, d):
-        x = a._data
-        ctx.d = d
-        xa = _acc(x)
-        if xa.ndim == 0:
-            xa = xa.reshape(1)
-        xp = _xp(x)
-        with np.errstate(invalid="ignore", over="ignore"):
-            e = xa - xa.max(axis=d, keepdims=True) if xa.size else xa.copy()
-            e = xp.exp(e, out=e)
-            e /= e.sum(axis=d, keepdims=True)
-        out = _make(_back(e.reshape(x.shape), x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return y * (grad - SumDim.apply(grad * y, _axes(ctx.d, y.ndim), True, None)), None
-
-
-def softmax(input: Tensor, dim, dtype=None) -> Tensor:
-    """exp(input) normalised to sum to one along `dim`; `dtype` casts the input first."""
-    input, d = _softmax_input("softmax", input, dim, dtype)
-    return Softmax.apply(input, d)
-
-
-class LogSoftmax(Function):
-    _node_name = "LogSoftmaxBackward0"
-
-    @staticmethod
-    def forward(ctx, a, d):
-        x = a._data
-        ctx.d = d
-        xa = _acc(x)
-        if xa.ndim == 0:
-            xa = xa.reshape(1)
-        xp = _xp(x)
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            s = xa - xa.max(axis=d, keepdims=True) if xa.size else xa.copy()
-            s -= xp.log(xp.exp(s).sum(axis=d, keepdims=True))
-        out = _make(_back(s.reshape(x.shape), x))
-        ctx.save_for_backward(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        (y,) = ctx.saved_tensors
-        return grad - y.exp() * SumDim.apply(grad, _axes(ctx.d, y.ndim), True, None), None
-
-
-def log_softmax(input: Tensor, dim, dtype=None) -> Tensor:
-    """log(softmax(input)) along `dim`, computed without forming the softmax."""
-    input, d = _softmax_input("log_softmax", input, dim, dtype)
-    return LogSoftmax.apply(input, d)
-
-
 # ----------------------------------------------------------------- cumulative ops
 def _scan_dim(name: str, dim, ndim: int) -> int:
     if not isinstance(dim, (int, np.integer)):
@@ -978,4 +866,6 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
     return _make((x != 0).sum(axis=_axes(dim, x.ndim), dtype=np.int64))
 
 
-from ember._ops.norms import norm  # noqa: E402  (norms builds on the reductions above)
+# norms and softmax build on the reductions above
+from ember._ops.norms import norm  # noqa: E402
+from ember._ops.softmax import log_softmax, logsumexp, softmax  # noqa: E402
