@@ -22,7 +22,6 @@ up; `_accumulate` does that with one sort (`unique`) and a segment sum instead o
 """
 from __future__ import annotations
 
-import collections
 import warnings
 
 import numpy as np
@@ -30,6 +29,7 @@ import numpy as np
 from ember import _dtype as _dt
 from ember._device import to_device
 from ember._ops.inplace import _type_name, apply_inplace, set_view
+from ember._ops.reduction import _structseq
 from ember._ops.shape import _wrap_dim
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
@@ -90,16 +90,21 @@ def _index_arg(index, op: str, allowed=("int64", "int32"), msg=None, exc=Runtime
     return index._data
 
 
-def _check_bounds(idx, size: int, dim: int, prefix: str = "", exc=RuntimeError,
-                  negative_ok: bool = False):
-    """Raise torch's out-of-bounds error for the first bad entry of `idx`."""
+def _checked(idx, size: int, dim: int, prefix: str = "", exc=RuntimeError,
+             negative_ok: bool = False):
+    """idx as int64 after torch's bounds check (naming the first bad entry); with
+    negative_ok, negative entries count from the end and are wrapped."""
+    if idx.dtype != np.int64:
+        idx = idx.astype(np.int64)
     if idx.size == 0:
-        return
+        return idx
+    lo, hi = int(idx.min()), int(idx.max())
     low = -size if negative_ok else 0
-    if int(idx.min()) < low or int(idx.max()) >= size:
+    if lo < low or hi >= size:
         bad = idx[(idx < low) | (idx >= size)].ravel()[0]
         raise exc(f"{prefix}index {int(bad)} is out of bounds for dimension {dim} with size "
                   f"{size}")
+    return _xp(idx).where(idx < 0, idx + size, idx) if lo < 0 else idx
 
 
 def _wrap(idx, size: int):
@@ -120,22 +125,10 @@ def _scalar_value(value, dtype: _dt.dtype):
 
 
 # ----------------------------------------------------------------- named result tuples
-def _return_type(name: str, fields=("values", "indices")):
-    """A tuple with named fields that prints like torch.return_types.<name>."""
-    cls = collections.namedtuple(name, fields)
-
-    def __repr__(self) -> str:
-        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
-        return f"torch.return_types.{name}(\n{body})"
-
-    cls.__repr__ = __repr__
-    cls.__module__ = "ember.return_types"
-    return cls
-
-
-sort_result = _return_type("sort")
-topk_result = _return_type("topk")
-kthvalue_result = _return_type("kthvalue")
+# torch.return_types.sort/topk/kthvalue, built like the reductions' max/min.
+sort_result = _structseq("sort", ("values", "indices"))
+topk_result = _structseq("topk", ("values", "indices"))
+kthvalue_result = _structseq("kthvalue", ("values", "indices"))
 
 
 # ----------------------------------------------------------------- accumulation kernels
@@ -181,12 +174,19 @@ def _segment_sum(seg, vals, n: int):
     return out
 
 
+def _bshape(arrays) -> tuple:
+    """The shape integer index arrays broadcast to."""
+    if len(arrays) == 1:
+        return arrays[0].shape
+    return np.broadcast_shapes(*[a.shape for a in arrays])
+
+
 def _result_shape(shape, full) -> tuple:
     """Shape of `array[full]` for a tuple of full slices and integer arrays."""
     pos = [i for i, f in enumerate(full) if not isinstance(f, slice)]
     if not pos:
         return tuple(shape)
-    bshape = np.broadcast_shapes(*[full[i].shape for i in pos])
+    bshape = _bshape([full[i] for i in pos])
     rest = tuple(s for i, s in enumerate(shape) if i not in pos)
     if pos == list(range(pos[0], pos[-1] + 1)):
         return tuple(shape[:pos[0]]) + bshape + tuple(shape[pos[-1] + 1:])
@@ -202,7 +202,7 @@ def _accumulate(out, full, vals) -> None:
     """
     xp = _xp(out)
     pos = [i for i, f in enumerate(full) if not isinstance(f, slice)]
-    bshape = np.broadcast_shapes(*[full[i].shape for i in pos])
+    bshape = _bshape([full[i] for i in pos])
     L = _prod(bshape)
     if L == 0:
         return
@@ -238,18 +238,16 @@ def _accumulate(out, full, vals) -> None:
 
 def _put(out, full, vals, accumulate: bool) -> None:
     """out[full] = vals (or += with accumulate), after torch's shape check on vals."""
-    rshape = _result_shape(out.shape, full)
-    vshape = vals.shape
-    while len(vshape) > len(rshape) and vshape[0] == 1:  # torch drops leading 1s
-        vshape = vshape[1:]
-    try:
-        if np.broadcast_shapes(vshape, rshape) != rshape:
-            raise ValueError
-    except ValueError:
-        raise RuntimeError(f"shape mismatch: value tensor of shape {list(vals.shape)} cannot be "
-                           f"broadcast to indexing result of shape {list(rshape)}") from None
-    if vshape != vals.shape:
-        vals = vals.reshape(vshape)
+    if vals.ndim:  # (a 0-dim value fits any result)
+        rshape = _result_shape(out.shape, full)
+        if vals.shape != rshape:
+            try:
+                if np.broadcast_shapes(vals.shape, rshape) != rshape:
+                    raise ValueError
+            except ValueError:
+                raise RuntimeError(f"shape mismatch: value tensor of shape {list(vals.shape)} "
+                                   f"cannot be broadcast to indexing result of shape "
+                                   f"{list(rshape)}") from None
     if accumulate and any(not isinstance(f, slice) for f in full):
         _accumulate(out, full, vals)
     elif accumulate:
@@ -346,7 +344,19 @@ def _parse(x: Tensor, index):
             index = tuple(index)
         else:
             index = (index,)
-    items = [_classify(it) for it in index]
+    items = []
+    for it in index:  # the common kinds inline; the rest through _classify
+        t = type(it)
+        if t is int:
+            items.append(("int", it))
+        elif t is slice:
+            items.append(("slice", it))
+        elif it is None:
+            items.append(("none", None))
+        elif it is Ellipsis:
+            items.append(("ell", None))
+        else:
+            items.append(_classify(it))
     consumed = 0
     for kind, val in items:
         if kind in ("int", "slice", "adv"):
@@ -432,9 +442,10 @@ def _parse(x: Tensor, index):
                                  f"match the shape of the indexed tensor {vshape} at index {p + j}")
         mask = _on_device(mask, like)
         adv.extend((p + j, nz) for j, nz in enumerate(_xp(mask).nonzero(mask)))
-    adv.sort(key=lambda e: e[0])
+    if len(adv) > 1:
+        adv.sort(key=lambda e: e[0])
     try:
-        np.broadcast_shapes(*[a.shape for _, a in adv])
+        _bshape([a for _, a in adv])
     except ValueError:
         shapes = ", ".join(str(list(a.shape)) for _, a in adv)
         raise IndexError(f"shape mismatch: indexing tensors could not be broadcast together with "
@@ -445,8 +456,7 @@ def _parse(x: Tensor, index):
         if arr.size and size == 0:
             raise IndexError("index is out of bounds for dimension with size 0")
         arr = _on_device(arr, like)
-        _check_bounds(arr, size, k, exc=IndexError, negative_ok=True)
-        full[p] = _wrap(arr.astype(np.int64, copy=False), size)
+        full[p] = _checked(arr, size, k, exc=IndexError, negative_ok=True)
     return tuple(key), last, tuple(full)
 
 
@@ -456,18 +466,29 @@ class _BasicView(Function):
 
     @staticmethod
     def forward(ctx, a, key):
-        out = a._data[key]
+        out = _view_of(type(ctx), a, key)
         ctx.in_shape = a._data.shape
         ctx.key = key
-        ctx.same_size = out.size == a._data.size
-        cls = type(ctx)
-        return set_view(_make(out), a, lambda b: cls.apply(b, key))
+        ctx.same_size = out._data.size == a._data.size
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         if ctx.same_size:  # the view keeps every element in order (unsqueeze, alias, ...)
             return grad.reshape(ctx.in_shape), None
         return _BasicViewGrad.apply(grad, ctx.in_shape, ctx.key), None
+
+
+def _view_of(cls, a: Tensor, key) -> Tensor:
+    """a._data[key] as a Tensor view of `a` that `cls` rebuilds from a base."""
+    return set_view(_make(a._data[key]), a, lambda b: cls.apply(b, key))
+
+
+def _basic(cls, a: Tensor, key) -> Tensor:
+    """The view; without a graph to record it skips the Function machinery."""
+    if _state.enabled and a._requires_grad:
+        return cls.apply(a, key)
+    return _view_of(cls, a, key)
 
 
 class Select(_BasicView):
@@ -527,7 +548,6 @@ class IndexPut(Function):
     @staticmethod
     def forward(ctx, a, values, full, accumulate):
         ctx.full, ctx.accumulate = full, accumulate
-        ctx.values_shape = values._data.shape
         out = a._data.copy()
         _put(out, full, _on_device(values._data, out), accumulate)
         return _make(out)
@@ -540,9 +560,6 @@ class IndexPut(Function):
                                                                 False)
         if ctx.needs_input_grad[1]:
             g_values = Index.apply(grad, ctx.full)
-            vs = ctx.values_shape
-            if len(vs) > g_values.ndim:  # values had extra leading 1s
-                g_values = g_values.reshape((1,) * (len(vs) - g_values.ndim) + g_values.shape)
         return g_self, g_values, None, None
 
 
@@ -552,9 +569,9 @@ def getitem(input: Tensor, index) -> Tensor:
         size = input._data.shape[0]
         if not -size <= index < size:
             raise IndexError(f"index {index} is out of bounds for dimension 0 with size {size}")
-        return Select.apply(input, (index, Ellipsis))
+        return _basic(Select, input, (index, Ellipsis))
     key, view_cls, full = _parse(input, index)
-    v = view_cls.apply(input, key) if view_cls is not None else input
+    v = _basic(view_cls, input, key) if view_cls is not None else input
     if full is None:
         return v
     return Index.apply(v, full)
@@ -614,9 +631,26 @@ def setitem(input: Tensor, index, value) -> None:
     (the base gets CopySlices) or index_put_ (IndexPutBackward0), as in torch.
     """
     key, view_cls, full = _parse(input, index)
+    if type(value) in (float, int, bool) and not (_state.enabled and input._requires_grad):
+        target = input._data[key]  # a number into memory that needs no graph: write it
+        try:
+            if full is None:
+                target[...] = _scalar_value(value, input.dtype)
+            else:
+                target[full] = _scalar_value(value, input.dtype)
+        except ValueError as e:
+            raise _write_error(e) from None
+        input._version_counter[0] += 1
+        return
     v = _value_tensor(value, input)
-    if full is not None and isinstance(value, Tensor):
-        _check_same_dtype(input, v)
+    if full is not None:
+        if isinstance(value, Tensor):
+            _check_same_dtype(input, v)
+        lead = 0
+        while v._data.ndim - lead > 0 and v._data.shape[lead] == 1:
+            lead += 1
+        if lead:  # like torch, t[index] = value ignores leading 1s of value's shape
+            v = v.reshape(v._data.shape[lead:])
     if not _recording(input, v):
         target = input._data[key]
         vals = _on_device(v._data, target)
@@ -768,8 +802,7 @@ def _scatter_checks(op: str, x: Tensor, dim, index: Tensor, src=None, what="self
                 msg += f" and to be no larger size than src {list(src._data.shape or (1,))}"
             raise RuntimeError(msg)
     idx = _on_device(idx, x._data)
-    _check_bounds(idx, xs[dim], dim)
-    return dim, idx.astype(np.int64, copy=False)
+    return dim, _checked(idx, xs[dim], dim)
 
 
 def _as_1d(a):
@@ -1198,10 +1231,10 @@ def _index_add_args(input, dim, index, source, alpha):
         raise RuntimeError(f"source tensor shape must match self tensor shape, excluding the "
                            f"specified dimension. Got self.shape = {list(input._data.shape)} "
                            f"source.shape = {list(source._data.shape)}")
-    _check_bounds(idx, xshape[dim], dim)
+    idx = _checked(idx, xshape[dim], dim)
     if not input.dtype.is_floating_point:
         alpha = int(alpha)
-    return dim, idx.astype(np.int64, copy=False), source, alpha
+    return dim, idx, source, alpha
 
 
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
@@ -1260,8 +1293,8 @@ def _index_copy_args(input, dim, index, source):
         raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, "
                            f"but got (self) {_type_name(input.dtype)} and (source) "
                            f"{_type_name(source.dtype)}")
-    _check_bounds(idx, xshape[dim], dim, prefix="index_copy_(): ", exc=IndexError)
-    return dim, idx.astype(np.int64, copy=False), source
+    idx = _checked(idx, xshape[dim], dim, prefix="index_copy_(): ", exc=IndexError)
+    return dim, idx, source
 
 
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
@@ -1321,8 +1354,7 @@ def _index_fill_args(input, dim, index, value):
     dim = _wrap_dim(dim, input._data.ndim)
     idx = idx.reshape(-1)
     size = (input._data.shape or (1,))[dim]
-    _check_bounds(idx, size, dim, exc=IndexError, negative_ok=True)
-    idx = _wrap(idx.astype(np.int64, copy=False), size)
+    idx = _checked(idx, size, dim, exc=IndexError, negative_ok=True)
     if isinstance(value, Tensor):
         if value._data.ndim:
             raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
@@ -1556,8 +1588,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None, *,
         flat = input.reshape(-1)
         n = flat._data.shape[0]
         idx = idx.reshape(-1)
-        _check_bounds(idx, n, 0, negative_ok=True)
-        return Gather.apply(flat, 0, _wrap(idx, n))
+        return Gather.apply(flat, 0, _checked(idx, n, 0, negative_ok=True))
     if idx.ndim != input._data.ndim:
         raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same "
                            f"number of dimensions, but got {input._data.ndim} dimensions for "
@@ -1573,8 +1604,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None, *,
     if bshape:
         bshape[dim] = size
     x = input.expand(tuple(bshape)) if tuple(bshape) != tuple(x_shape) else input
-    _check_bounds(idx, size, dim, negative_ok=True)
-    return Gather.apply(x, dim, _wrap(idx.astype(np.int64, copy=False), size))
+    return Gather.apply(x, dim, _checked(idx, size, dim, negative_ok=True))
 
 
 # ----------------------------------------------------------------- nonzero
@@ -1676,7 +1706,7 @@ class Topk(Function):
             ctx.idx = xp.zeros((), np.int64)
             return _make(x.copy()), _make(ctx.idx)
         n = x.shape[dim]
-        if xp is np and n > 1024 and k * 8 < n:
+        if xp is np and n >= 64 and 0 < k < n:
             # Partition first, then sort only the k candidates.
             w = _sortable(x)
             kth = n - k if largest else k - 1

@@ -812,3 +812,94 @@ def test_unique_is_not_differentiable():
                     ("unique_consecutive", lambda lib, a: lib.unique_consecutive(a))):
         check_error(lambda lib, a, f=f: f(lib, a.requires_grad_()).sum().backward(), randn(3),
                     match=f"the derivative for '{name}' is not implemented.")
+
+
+# ----------------------------------------------------------------- more setitem / views / 2nd order
+def test_setitem_through_transposed_view_and_view_chains():
+    def fn(lib, a):
+        b = a.clone()
+        t = b.T  # non-contiguous view
+        t[1:, [0, 2]] = 7.0
+        t[0] = lib.arange(4, dtype=lib.float64)
+        return b
+    check(fn, randn(4, 3), grad=False)
+
+    def chain(lib, a):
+        b = a * 1
+        v = b[1:][:, 1:3]
+        v.mul_(2.0)  # an in-place op on a view of a view
+        v[0, 0] = 5.0
+        return b
+    e, t = check(chain, randn(4, 5))
+    assert e.grad_fn.name() == t.grad_fn.name()
+
+
+def test_setitem_cross_dtype_value_with_grad():
+    def fn(lib, a, v):
+        b = a * 1
+        b[0] = v.float()  # basic setitem casts; the grad flows back through the cast
+        b[1:3, 0] = v[:2].sum()
+        return b
+    check(fn, randn(3, 4), randn(4, seed=1))
+
+    def zero_dim(lib, a, v):
+        b = a * 1
+        b[[0, 2], [1, 1]] = v
+        return b
+    check(zero_dim, randn(3, 4), randn())
+
+
+def test_setitem_on_expanded_tensor_and_uint8_mask():
+    x = ember.zeros(3).expand(4, 3)
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        x[0] = ember.ones(3)
+    with pytest.warns(UserWarning, match="indexing with dtype torch.uint8 is now deprecated"):
+        out = ember.arange(4.0)[ember.tensor([1, 0, 1, 0], dtype=ember.uint8)]
+    assert out.tolist() == [0.0, 2.0]
+
+
+def test_values_with_leading_ones():
+    check_error(lambda lib, a, i, v: a.index_put((i,), v), randn(4, 3), np.array([0, 2]),
+                randn(1, 1, 2, 3), match=r"value tensor of shape \[1, 1, 2, 3\] cannot be")
+
+    def fn(lib, a, i, v):  # setitem drops them
+        b = a * 1
+        b[i] = v
+        return b
+    check(fn, randn(4, 3), np.array([0, 2]), randn(1, 1, 2, 3))
+
+
+def test_second_order_through_indexing_ops():
+    i = np.array([[0, 2], [1, 1], [2, 0]])
+
+    def fn(lib, a, w):
+        y = (a * w).gather(1, lib.tensor(i)).pow(2).sum() \
+            + (a[[0, 0, 2], 1:] * w[0, 1:]).pow(2).sum() \
+            + a.index_select(0, lib.tensor([2, 2])).pow(3).sum() \
+            + (a * w).masked_select(a > 0).pow(2).sum() + a.take(lib.tensor([5, 5])).pow(3).sum()
+        ga, = lib.autograd.grad(y, a, create_graph=True)
+        return (ga * w).sum()
+    check(fn, randn(3, 3), randn(3, 3, seed=1))
+
+    def topk_sort(lib, a):
+        y = a.sort(dim=0)[0].pow(3).sum() + a.topk(2)[0].pow(3).sum() + \
+            a.kthvalue(2)[0].pow(3).sum()
+        ga, = lib.autograd.grad(y, a, create_graph=True)
+        return ga.pow(2).sum()
+    check(topk_sort, randn(3, 4))
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_gather_scatter_add_random_shapes(data):
+    shape = data.draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    ishape = [data.draw(st.integers(0, s)) for s in shape]
+    ishape[dim] = data.draw(st.integers(0, 5))
+    seed = data.draw(st.integers(0, 2**16))
+    idx = np.random.default_rng(seed).integers(0, shape[dim], ishape)
+    check(lambda lib, a, i: a.gather(dim, i), randn(*shape, seed=seed), idx)
+    check(lambda lib, a, i, s: a.scatter_add(dim, i, s), randn(*shape, seed=seed), idx,
+          randn(*ishape, seed=seed + 1))
+    check(lambda lib, a, i, s: a.index_put((i,), s, accumulate=True), randn(*shape, seed=seed),
+          idx % shape[0], randn(*ishape, *shape[1:], seed=seed + 2))
