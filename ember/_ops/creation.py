@@ -76,6 +76,8 @@ def _is_int(x) -> bool:
 
 def _parse_size(size, name: str = "empty") -> tuple:
     """Sizes as torch accepts them: f(2, 3), f((2, 3)), f([2, 3]), f(Size), 0-dim int tensors."""
+    if len(size) > 1 and isinstance(size[0], (tuple, list)):
+        raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
     if len(size) == 1 and not _is_int(size[0]) and not (
             isinstance(size[0], Tensor) and size[0]._data.ndim == 0):
         seq = size[0]
@@ -160,6 +162,8 @@ def _into(out: Tensor, arr) -> Tensor:
 # ----------------------------------------------------------------- tensor() and friends
 def _leaf_dtype(x) -> _dt.dtype:
     """The dtype one element of nested data stands for (torch's infer_scalar_type)."""
+    if isinstance(x, (np.ndarray, np.generic)):  # before float: np.float64 subclasses float
+        return _numpy_dtype(x.dtype)
     if isinstance(x, bool):
         return _dt.bool
     if isinstance(x, int):
@@ -168,8 +172,6 @@ def _leaf_dtype(x) -> _dt.dtype:
         return _dt.get_default_dtype()
     if isinstance(x, Tensor):
         return x.dtype
-    if isinstance(x, (np.ndarray, np.generic)):
-        return _numpy_dtype(x.dtype)
     if isinstance(x, str):
         raise TypeError(f"new(): invalid data type '{type(x).__name__}'")
     if isinstance(x, complex):
@@ -255,13 +257,9 @@ def _nested_array(data, np_dtype):
 
 
 def _check_fits(arr, dtype: _dt.dtype, name: str) -> None:
-    """torch's overflow check for Python numbers stored into an integer (or float) dtype."""
-    if arr.size == 0 or dtype is _dt.bool or dtype.is_floating_point and arr.dtype.kind != "f":
-        return
-    if dtype.is_floating_point:
-        finite = arr[np.isfinite(arr)]
-        if finite.size and np.abs(finite).max() > _dt.finfo(dtype).max:
-            raise RuntimeError(f"value cannot be converted to type {name} without overflow")
+    """torch's overflow check for Python numbers stored into an integer dtype (floating
+    dtypes take any value: too large ones become inf)."""
+    if arr.size == 0 or dtype is _dt.bool or dtype.is_floating_point:
         return
     info = np.iinfo(dtype.np)
     lo = -int(info.max) if info.min == 0 else int(info.min)  # unsigned: negatives wrap
@@ -567,13 +565,14 @@ def _acc(v, dtype: _dt.dtype):
     return int(v)  # integer outputs truncate float bounds first (C++ conversion)
 
 
-def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Values start, start+step, ... below `end`; int64 unless a bound is a float.
 
-    The length is torch's: ceil((end - start) / step) in double precision (integer
-    arithmetic for int64); values are start + i * step computed in torch's
-    accumulation type (double for float32/float64, float32 for the half types).
+    The length is torch's: ceil((end - start) / step) in double precision (int64
+    arithmetic for int64 results); values are start + i * step computed in torch's
+    accumulation type (double for float32/float64, float32 for the half types, int64
+    for integer results, whose bounds are truncated to integers first).
     """
     if end is None:
         start, end = 0, start
@@ -582,22 +581,20 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
     if dtype is _dt.bool:
         raise _not_implemented("arange_cpu", dtype)
     _check_grad_dtype(dtype, requires_grad)
-    xstart, xend, xstep = _acc(start, dtype), _acc(end, dtype), _acc(step, dtype)
-    if xstep == 0:
-        if step != 0:
-            raise ValueError("step must be nonzero")
+    dstart, dend, dstep = float(start), float(end), float(step)
+    if dstep == 0:
         raise RuntimeError("step must be nonzero")
-    if not (math.isfinite(xstart) and math.isfinite(xend)):
-        raise RuntimeError(f"unsupported range: {_num_str(xstart)} -> {_num_str(xend)}")
-    if (xstep > 0 and xend < xstart) or (xstep < 0 and xend > xstart):
+    if not (math.isfinite(dstart) and math.isfinite(dend)):
+        raise RuntimeError(f"unsupported range: {_num_str(dstart)} -> {_num_str(dend)}")
+    if (dstep > 0 and dend < dstart) or (dstep < 0 and dend > dstart):
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    xstart, xstep = _acc(start, dtype), _acc(step, dtype)
     if dtype is _dt.int64:
-        sgn = 1 if xstep > 0 else -1
-        n = int((xend - xstart + xstep - sgn) / xstep) if abs(xend - xstart) < 2 ** 52 else (
-            (xend - xstart + xstep - sgn) // xstep)
+        n = _int64_arange_size(xstart, _acc(end, dtype), xstep)
     else:
-        n = math.ceil((float(end) - float(start)) / float(step))
-    n = max(n, 0)
+        n = math.ceil((dend - dstart) / dstep)
+        if n > 2 ** 63 - 1:
+            raise RuntimeError("invalid size, possible overflow?")
     if dtype.is_floating_point:
         acc = np.float32 if dtype.itemsize == 2 else np.float64
         arr = (acc(xstart) + np.arange(n, dtype=acc) * acc(xstep)).astype(dtype.np)
@@ -606,24 +603,49 @@ def arange(start, end=None, step=1, *, out=None, dtype=None, layout=None, device
     return _finish(arr, device, requires_grad, out)
 
 
-def range(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+def _int64_arange_size(xstart: int, xend: int, xstep: int) -> int:
+    """torch's int64 length: (end - start + step - sign(step)) / step in wrapping int64."""
+    if xstep == 0:
+        raise ValueError("step must be nonzero")
+    sgn = 1 if xstep > 0 else -1
+    v = (xend - xstart + xstep - sgn) & ((1 << 64) - 1)
+    v = v - (1 << 64) if v >= 1 << 63 else v  # what the C++ int64 arithmetic wraps to
+    n = abs(v) // abs(xstep) * (1 if (v >= 0) == (xstep > 0) else -1)
+    if n < 0:
+        raise RuntimeError("invalid size, possible overflow?")
+    return n
+
+
+def range(start, end, step=1, *, out=None, dtype=None, layout=None, device=None,
           requires_grad: bool = False) -> Tensor:
-    """Deprecated torch.range: like arange but includes `end`, default float dtype."""
+    """Deprecated torch.range: like arange but includes `end`, default float dtype.
+
+    The length is int((end - start) / step + 1), truncated, in the accumulation type.
+    """
     warnings.warn("torch.range is deprecated and will be removed in a future release because "
                   "its behavior is inconsistent with Python's range builtin. Instead, use "
                   "torch.arange, which produces values in [start, end).", UserWarning,
                   stacklevel=2)
-    if end is None:
-        start, end = 0, start
     start, end, step = _num(start), _num(end), _num(step)
     dtype = _float_default(dtype)
+    if dtype is _dt.bool:
+        raise _not_implemented("range_cpu", dtype)
     _check_grad_dtype(dtype, requires_grad)
-    if step == 0:
+    xstart, xend, xstep = _acc(start, dtype), _acc(end, dtype), _acc(step, dtype)
+    if xstep == 0:
         raise RuntimeError("step must be nonzero")
-    if (step > 0 and end < start) or (step < 0 and end > start):
+    if not (math.isfinite(xstart) and math.isfinite(xend)):
+        raise RuntimeError(f"unsupported range: {_num_str(xstart)} -> {_num_str(xend)}")
+    if (xstep > 0 and xend < xstart) or (xstep < 0 and xend > xstart):
         raise RuntimeError("upper bound and lower bound inconsistent with step sign")
-    n = int(math.floor((end - start) / step)) + 1
-    arr = (start + np.arange(n, dtype=np.float64) * step).astype(dtype.np)
+    if dtype.is_floating_point:
+        n = int((xend - xstart) / xstep + 1)
+        acc = np.float32 if dtype.itemsize == 2 else np.float64
+        arr = (acc(xstart) + np.arange(n, dtype=acc) * acc(xstep)).astype(dtype.np)
+    else:
+        q = abs(xend - xstart) // abs(xstep)  # C++ integer division truncates toward zero
+        n = q + 1
+        arr = (xstart + np.arange(n, dtype=np.int64) * xstep).astype(dtype.np)
     return _finish(arr, device, requires_grad, out)
 
 
@@ -645,22 +667,45 @@ def _check_steps(steps, fn: str) -> int:
     return int(steps)
 
 
+def _fma_ramp(first, last, step, steps: int, out_type, fused: bool = True):
+    """first + step*i for the first half, last - step*(steps-1-i) for the rest, in
+    `out_type`; `fused` rounds each multiply-add once, as torch's vectorised-ISA kernels
+    (linspace) are compiled to, otherwise twice (logspace)."""
+    wide = np.longdouble if fused else np.float64
+    idx = np.arange(steps)
+    up = wide(first) + wide(step) * idx.astype(wide)
+    down = wide(last) - wide(step) * (steps - 1 - idx).astype(wide)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(idx < steps // 2, up, down).astype(np.float64).astype(out_type)
+
+
 def _linspace_values(start, end, steps: int, dtype: _dt.dtype):
-    """torch's CPU linspace: the first half counts up from start, the second down from end."""
-    if dtype.is_floating_point:
-        ct = np.float32 if dtype.itemsize == 2 else dtype.np.type  # half types step in float
-        s, e = ct(start), ct(end)
-    else:
-        ct = np.float64  # integer outputs step in double, then truncate
-        s, e = ct(int(start)), ct(int(end))
+    """torch's CPU linspace: the first half counts up from start, the second down from end.
+
+    float32/float64 results step in their own type; the half types compute every
+    operation in half precision (as c10::Half arithmetic rounds each one); integer
+    results step in double from integer bounds and truncate.
+    """
     if steps == 1:
-        return np.full(1, s).astype(dtype.np)
-    step = (e - s) / ct(steps - 1)
-    idx = np.arange(steps, dtype=ct)
-    half = steps // 2
-    out = np.where(idx < half, s + step * idx, e - step * (ct(steps - 1) - idx))
-    with np.errstate(invalid="ignore"):
-        return out.astype(dtype.np)
+        v = float(start) if dtype.is_floating_point else int(start)
+        return np.full(1, v).astype(dtype.np)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dtype.itemsize == 2 and dtype.is_floating_point:
+            ct = dtype.np.type
+            s, e = np.asarray(float(start)).astype(ct), np.asarray(float(end)).astype(ct)
+            step = (e - s) / np.asarray(steps - 1).astype(ct)
+            idx = np.arange(steps)
+            up = s + step * idx.astype(ct)
+            down = e - step * (steps - 1 - idx).astype(ct)
+            return np.where(idx < steps // 2, up, down).astype(ct)
+        if dtype.is_floating_point:
+            ct = dtype.np.type
+            s, e = ct(float(start)), ct(float(end))
+            return _fma_ramp(s, e, (e - s) / ct(steps - 1), steps, ct)
+        s, e = int(start), int(end)
+        ramp = _fma_ramp(float(s), float(e), (float(e) - float(s)) / (steps - 1), steps,
+                         np.float64)
+        return ramp.astype(dtype.np)
 
 
 def linspace(start, end, steps: int, *, out=None, dtype=None, layout=None, device=None,
@@ -690,8 +735,20 @@ def logspace(start, end, steps: int, base: float = 10.0, *, out=None, dtype=None
     if steps == 0:
         arr = np.empty(0, dtype.np)
     else:
-        exps = _linspace_values(start, end, steps, _dt.float64)
+        # The exponents step in double from bounds first stored in the result's dtype.
         with np.errstate(over="ignore", invalid="ignore"):
+            if dtype.is_floating_point:
+                s = np.asarray(float(start)).astype(dtype.np)
+                e = np.asarray(float(end)).astype(dtype.np)
+                span = float(e - s)
+            else:
+                s, e = int(start), int(end)
+                span = float(e - s)
+            if steps == 1:  # torch fills base**start, start taken as given
+                exps = np.full(1, float(start))
+            else:
+                exps = _fma_ramp(float(s), float(e), span / (steps - 1), steps, np.float64,
+                                 fused=False)
             arr = np.power(float(base), exps).astype(dtype.np)
     return _finish(arr, device, requires_grad, out)
 
