@@ -434,7 +434,12 @@ def _parse(x: Tensor, index):
     if not adv and not masks:
         return tuple(key), last, None
 
-    like = x._data
+    return tuple(key), last, _advanced(x._data, vshape, adv, masks)
+
+
+def _advanced(like, vshape, adv, masks) -> tuple:
+    """The full tuple for advanced entries (view dim, array) and masks over a view of
+    shape vshape: masks become coordinates, arrays are bounds-checked and wrapped."""
     for p, mask in masks:
         for j, (ms, vs) in enumerate(zip(mask.shape, vshape[p:])):
             if ms != vs:
@@ -457,7 +462,7 @@ def _parse(x: Tensor, index):
             raise IndexError("index is out of bounds for dimension with size 0")
         arr = _on_device(arr, like)
         full[p] = _checked(arr, size, k, exc=IndexError, negative_ok=True)
-    return tuple(key), last, tuple(full)
+    return tuple(full)
 
 
 # ----------------------------------------------------------------- t[index]: views
@@ -692,8 +697,19 @@ def _put_indices(input: Tensor, indices) -> tuple:
     n = sum(t._data.ndim if t.dtype.name in _MASK_DTYPES else 1 for t in indices)
     if n > input._data.ndim:
         raise IndexError(f"too many indices for tensor of dimension {input._data.ndim} (got {n})")
-    key, _, full = _parse(input, tuple(indices))
-    return full if full is not None else tuple(slice(None) for _ in input._data.shape)
+    # Unlike t[...], every tensor here is an index tensor, 0-dim ones included.
+    adv, masks, d = [], [], 0
+    for t in indices:
+        kind, arr = _classify(t)
+        if kind == "mask":
+            masks.append((d, arr))
+            d += arr.ndim
+        elif kind == "bool":
+            raise IndexError("index_put(): 0-dim bool index tensors are not supported")
+        else:
+            adv.append((d, t._data))
+            d += 1
+    return _advanced(input._data, list(input._data.shape), adv, masks)
 
 
 def index_put(input: Tensor, indices, values: Tensor, accumulate: bool = False) -> Tensor:

@@ -903,3 +903,15 @@ def test_gather_scatter_add_random_shapes(data):
           randn(*ishape, seed=seed + 1))
     check(lambda lib, a, i, s: a.index_put((i,), s, accumulate=True), randn(*shape, seed=seed),
           idx % shape[0], randn(*ishape, *shape[1:], seed=seed + 2))
+
+
+def test_augmented_assignment_and_zero_dim_put_indices():
+    def fn(lib, a, v):
+        b = a * 1
+        b[0] += v[0]
+        b[[0, 2, 2]] += v  # reads, adds, writes back: repeats are not accumulated
+        b[:, 1] *= 2
+        return b
+    check(fn, randn(3, 4), randn(4, seed=1))
+    check(lambda lib, a, v: a.index_put((lib.tensor(1), lib.tensor([0, 2])), v), randn(3, 4),
+          randn())
