@@ -1010,3 +1010,28 @@ def test_set_detect_anomaly_and_is_enabled():
         out += [lib.is_anomaly_enabled(), lib.is_anomaly_check_nan_enabled()]
         return out
     same(prog)
+
+
+# ----------------------------------------------------------------- reentrant backward
+def test_reentrant_backward_inside_custom_backward():
+    """Checkpoint-style: a backward that recomputes its forward and runs autograd.grad."""
+    def prog(lib):
+        class Recompute(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, w):
+                ctx.save_for_backward(x, w)
+                return (x * w).tanh() * w
+
+            @staticmethod
+            def backward(ctx, g):
+                x, w = ctx.saved_tensors
+                with lib.enable_grad():
+                    xd = x.detach().requires_grad_()
+                    wd = w.detach().requires_grad_()
+                    out = (xd * wd).tanh() * wd
+                return lib.autograd.grad(out, [xd, wd], g)
+        x, w = leaf(lib, 3), leaf(lib, 3, seed=1)
+        y = Recompute.apply(x * 2, w)
+        (y * y).sum().backward()
+        return y, x.grad, w.grad
+    same(prog)
