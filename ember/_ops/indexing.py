@@ -223,9 +223,9 @@ def _accumulate(out, full, vals) -> None:
         a = xp.broadcast_to(a, bshape).reshape(-1)
         lin = a.astype(np.int64, copy=False) if lin is None else lin * s + a
     M = _prod(sizes)
-    if xp is np and not rest_shape and vals2.dtype.kind == "f" and M <= 8 * L + 4096:
+    if xp is np and vals2.shape[1] == 1 and vals2.dtype.kind == "f" and M <= 8 * L + 4096:
         dense = np.bincount(lin, weights=vals2[:, 0], minlength=M)
-        target += dense.reshape(sizes).astype(out.dtype, copy=False)
+        target += dense.reshape(sizes + rest_shape).astype(out.dtype, copy=False)
         return
     uniq, inv = xp.unique(lin, return_inverse=True)
     inv = inv.reshape(-1)
