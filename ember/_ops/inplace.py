@@ -93,9 +93,20 @@ def apply_inplace(self: Tensor, fn, *args, **kwargs) -> Tensor:
     if base is not None:
         rebase_view(self, result.grad_fn, result._output_nr)
     else:
+        prev_node, prev_nr = self.grad_fn, self._output_nr
         self._requires_grad = True
         self.grad_fn, self._output_nr = result.grad_fn, result._output_nr
+        if prev_node is not None and prev_node._retain_grad:
+            _carry_retain_grad(self, prev_node, prev_nr)
     return self
+
+
+def _carry_retain_grad(t: Tensor, prev_node, prev_nr: int) -> None:
+    """retain_grad follows a tensor to its new grad_fn after an in-place op (torch);
+    hooks registered with register_hook stay with the old value."""
+    if prev_node is not None and prev_node._retain_grad and prev_nr in prev_node._retain_grad:
+        del prev_node._retain_grad[prev_nr]
+        t.retain_grad()
 
 
 class CopySlices(Function):
@@ -127,8 +138,11 @@ def rebase_view(view: Tensor, node, output_nr: int) -> None:
     cs._base_shape = base._data.shape
     cs._n_outputs = 1
     cs._out_meta = [(base._data.shape, base._data.dtype)]
+    base_node, base_nr = base.grad_fn, base._output_nr
+    view_node, view_nr = view.grad_fn, view._output_nr
     base._requires_grad = True
     base.grad_fn, base._output_nr = cs, 0
+    _carry_retain_grad(base, base_node, base_nr)
     prev = _state.enabled
     _state.enabled = True
     try:
@@ -137,6 +151,7 @@ def rebase_view(view: Tensor, node, output_nr: int) -> None:
         _state.enabled = prev
     view._requires_grad = True
     view.grad_fn, view._output_nr = fresh.grad_fn, fresh._output_nr
+    _carry_retain_grad(view, view_node, view_nr)
 
 
 def _no_grad():

@@ -449,6 +449,32 @@ def test_retain_grad():
     same_error(lambda lib: lib.ones(2).retain_grad())
 
 
+def test_retain_grad_follows_in_place_ops_but_hooks_stay():
+    def prog(lib):
+        x = leaf(lib, 3)
+        y = x * 2
+        y.retain_grad()
+        log = []
+        y.register_hook(lambda g: log.append(g))
+        y.mul_(3)
+        flags = [y.retains_grad]
+        (y * y).sum().backward()
+        return flags, y.grad, log, x.grad
+    same(prog)
+
+    def through_a_view(lib):
+        x = leaf(lib, 2, 2)
+        y = x * 2
+        y.retain_grad()
+        v = y[0]
+        v.retain_grad()
+        v.mul_(3)
+        flags = [y.retains_grad, v.retains_grad, y.grad_fn.name()]
+        (y * y).sum().backward()
+        return flags, y.grad, v.grad is None, x.grad
+    same(through_a_view)
+
+
 @pytest.mark.parametrize("order", ["hook_first", "retain_first"])
 def test_retain_grad_sees_hooked_gradient(order):
     def prog(lib):
