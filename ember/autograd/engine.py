@@ -357,19 +357,23 @@ def _run_accumulate(node, g, targets, results, accumulate, create_graph, owned) 
                 g = new[0]
         _mark_shared(owned, (g,))
     old = var._grad
-    if create_graph:
-        var._grad = g if old is None else old + g
-    elif old is None:
+    if old is None:
         arr = g._data
         root = id(_root_array(arr))
         # The engine may hand one array to several leaves (x + y passes the same
         # gradient to both); .grad tensors must never share memory, and must be
         # writable and contiguous, so those get a copy (torch clones them too).
         if root in owned or not _is_plain(arr):
-            arr = arr.copy()
+            if create_graph:  # a copy that stays differentiable
+                g = g.clone()
+                arr = g._data
+            else:
+                arr = arr.copy()
             root = id(arr)
         owned.add(root)
-        var._grad = _make(arr)
+        var._grad = g if create_graph else _make(arr)
+    elif create_graph:
+        var._grad = old + g
     elif old._requires_grad or old.grad_fn is not None:
         var._grad = old.detach() + g.detach()
     else:

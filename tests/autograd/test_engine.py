@@ -367,6 +367,24 @@ def test_gradient_returned_by_custom_backward_is_not_stolen():
     same(prog)
 
 
+def test_grads_stored_under_create_graph_are_separate_and_writable():
+    def prog(lib):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x, y = leaf(lib, 2), leaf(lib, 2, seed=1)
+            (x + y).sum().backward(create_graph=True)
+            flags = [x.grad is y.grad, x.grad.requires_grad]
+            with lib.no_grad():
+                x.grad.mul_(10)  # the summed-out ones were a broadcast view
+            a = leaf(lib, 2)
+            g = lib.ones(2, dtype=lib.float64)
+            (a * 1).backward(g, create_graph=True)
+            with lib.no_grad():
+                a.grad.add_(5)
+            return flags, x.grad, y.grad, g, a.grad
+    same(prog)
+
+
 def test_given_gradient_is_not_aliased_by_grad():
     def prog(lib):
         x = leaf(lib, 3)
