@@ -32,7 +32,6 @@ __all__ = [
     "log_softmax", "cumsum", "cumprod", "all", "any", "count_nonzero", "norm",
 ]
 
-_LOW = (_dt.float16, _dt.bfloat16)  # stored in 16 bits, accumulated in float32
 _F32 = np.dtype(np.float32)
 
 
