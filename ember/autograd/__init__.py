@@ -89,9 +89,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     for t in inputs_t:
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _make_grads(outputs, _as_tuple(grad_outputs) if grad_outputs is not None else None)
     if retain_graph is None:
         retain_graph = create_graph
+    if is_grads_batched:
+        return _grad_batched(outputs, inputs_t, _as_tuple(grad_outputs), retain_graph,
+                             create_graph, allow_unused, materialize_grads)
+    grads = _make_grads(outputs, _as_tuple(grad_outputs) if grad_outputs is not None else None)
     if allow_unused is None:
         allow_unused = materialize_grads
     result = run_backward(outputs, grads, retain_graph, create_graph, inputs=inputs_t,
@@ -101,3 +104,32 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         result = tuple(zeros_like(t, requires_grad=create_graph) if g is None else g
                        for g, t in zip(result, inputs_t))
     return result
+
+
+def _grad_batched(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads) -> tuple:
+    """grad(..., is_grads_batched=True): the first dim of each grad_output indexes separate
+    vector-Jacobian products. torch vectorises this with vmap; here it is one backward
+    pass per batch entry (the graph is kept until the last one), stacked."""
+    from ember._ops.shape import stack
+    if len(grad_outputs) != len(outputs):
+        raise RuntimeError(f"Mismatch in number of grad_outputs: got {len(grad_outputs)} grads "
+                           f"for {len(outputs)} outputs")
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not isinstance(g, Tensor) or g.dim() == 0 or tuple(g.shape[1:]) != tuple(out.shape):
+            got = tuple(g.shape[1:]) if isinstance(g, Tensor) and g.dim() else ()
+            raise RuntimeError(
+                "If `is_grads_batched=True`, we interpret the first dimension of each "
+                "grad_output as the batch dimension. The sizes of the remaining dimensions are "
+                "expected to match the shape of corresponding output, but a mismatch was "
+                f"detected: grad_output[{i}] has a shape of torch.Size({list(got)}) and "
+                f"output[{i}] has a shape of torch.Size({list(out.shape)}). If you only want "
+                "some tensors in `grad_output` to be considered batched, consider using vmap.")
+    n = grad_outputs[0].shape[0]
+    if n == 0:
+        return tuple(t.new_zeros((0, *t.shape)) for t in inputs)
+    rows = [grad(outputs, inputs, [g[b] for g in grad_outputs],
+                 retain_graph=retain_graph or b < n - 1, create_graph=create_graph,
+                 allow_unused=allow_unused, materialize_grads=materialize_grads)
+            for b in range(n)]
+    return tuple(None if col[0] is None else stack(col) for col in zip(*rows))

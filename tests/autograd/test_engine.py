@@ -746,6 +746,22 @@ def test_grad_errors():
     same_error(shape_mismatch)
 
 
+def test_grad_is_grads_batched():
+    def prog(lib):
+        x, w = leaf(lib, 3), leaf(lib, 2, 3, seed=1)
+        y = (w * x).exp()  # (2, 3)
+        jac, = lib.autograd.grad(y.sum(0), x, lib.eye(3, dtype=lib.float64),
+                                 is_grads_batched=True, retain_graph=True)
+        v = lib.tensor(randn(4, 2, 3, seed=2))
+        vj = lib.autograd.grad([y, y.sum()], [x, w, leaf(lib, 1)],
+                               [v, lib.ones(4, dtype=lib.float64)],
+                               is_grads_batched=True, allow_unused=True, retain_graph=True)
+        return jac, vj
+    same(prog)
+    check_error(lambda lib: lib.autograd.grad(leaf(lib, 3) * 2, leaf(lib, 3),
+                                              lib.ones(3, 2), is_grads_batched=True))
+
+
 def test_grad_create_graph_and_retain_graph():
     def prog(lib):
         x = leaf(lib, 3)
