@@ -915,3 +915,36 @@ def test_augmented_assignment_and_zero_dim_put_indices():
     check(fn, randn(3, 4), randn(4, seed=1))
     check(lambda lib, a, v: a.index_put((lib.tensor(1), lib.tensor([0, 2])), v), randn(3, 4),
           randn())
+
+
+def test_inplace_ops_write_through_transposed_views_without_grad():
+    i = np.array([0, 2, 0])
+
+    def fn(lib, a):
+        b = a.clone()
+        t = b.T  # (4, 3), non-contiguous: every op below must write into b's memory
+        t.index_add_(0, lib.tensor(i), lib.ones(3, 3, dtype=lib.float64), alpha=2)
+        t.scatter_add_(1, lib.tensor([[0, 0], [2, 1]]), lib.ones(2, 2, dtype=lib.float64))
+        t.scatter_(1, lib.tensor([[1], [1]]), -5.0)
+        t.scatter_reduce_(0, lib.tensor([[3, 3, 3]]), lib.full((1, 3), 9.0, dtype=lib.float64),
+                          "amax")
+        t.index_fill_(1, lib.tensor([2]), 0.5)
+        t.index_copy_(0, lib.tensor([1]), lib.zeros(1, 3, dtype=lib.float64))
+        t.masked_fill_(lib.tensor([True, False, True]), 7.0)
+        t.masked_scatter_(lib.tensor([[False, True, False]]), lib.arange(10.0, dtype=lib.float64))
+        t.index_put_((lib.tensor([0, 0]), lib.tensor([1, 1])), lib.tensor(1.0, dtype=lib.float64),
+                     accumulate=True)
+        return b
+    check(fn, randn(3, 4), grad=False)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_scatter_family_half_precision(dtype):
+    import ml_dtypes
+    dt = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    a, s = randn(3, 4).astype(dt), randn(3, 3, seed=1).astype(dt)
+    check(lambda lib, a, i, s: a.gather(1, i) * 2 + a.scatter_add(1, i, s).sum(), a, IDX, s)
+    check(lambda lib, a, i, s: a.index_add(1, i[0], s), a, IDX, s)
+    for reduce in ("sum", "prod", "amax"):
+        check(lambda lib, a, i, s, r=reduce: a.scatter_reduce(1, i, s, r), a, IDX, s)
+    check(lambda lib, a, i: a.T[i[2]].sort(dim=0).values, a, IDX)
