@@ -19,7 +19,21 @@ from ember.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
 __all__ = ["backward", "grad", "Function", "FunctionCtx", "once_differentiable", "no_grad",
            "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
            "is_inference_mode_enabled", "detect_anomaly", "set_detect_anomaly", "gradcheck",
-           "gradgradcheck", "GradcheckError", "engine", "graph"]
+           "gradgradcheck", "GradcheckError", "engine", "graph", "Variable"]
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, other) -> bool:
+        return isinstance(other, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """The legacy wrapper: Variable(t, requires_grad) is a detached alias of t (a Tensor)."""
+
+    def __new__(cls, data, requires_grad: bool = False, volatile: bool = False):
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
+        return data.detach().requires_grad_(requires_grad)
 
 
 def _as_tuple(x) -> tuple:

@@ -1095,3 +1095,17 @@ def test_reentrant_backward_inside_custom_backward():
         (y * y).sum().backward()
         return y, x.grad, w.grad
     same(prog)
+
+
+def test_legacy_variable():
+    def prog(lib):
+        from_ = lib.autograd.Variable
+        t = lib.ones(2)
+        v = from_(t, requires_grad=True)
+        x = leaf(lib, 2)
+        z = from_(x * 2)
+        v.add(1).sum().backward()
+        return [v is t, v.requires_grad, t.requires_grad, isinstance(t, from_), v.is_leaf,
+                z.requires_grad, z.grad_fn is None, v.grad]
+    same(prog)
+    same_error(lambda lib: lib.autograd.Variable(3))
