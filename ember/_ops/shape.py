@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from ember import _dtype as _dt
+from ember._device import to_device
 from ember._ops.inplace import _type_name, apply_inplace, set_view
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function, _check_inplace
@@ -70,7 +71,12 @@ def _shape_arg(shape) -> tuple:
 
 def _infer_shape(shape, numel: int) -> tuple:
     """Resolve one -1 in `shape` against numel, with torch's errors."""
-    shape = tuple(int(s) for s in shape)
+    for s in shape:
+        if type(s) is not int:
+            shape = tuple(map(int, shape))
+            break
+    if -1 not in shape and math.prod(shape) == numel and (not shape or min(shape) >= 0):
+        return tuple(shape)
     if shape.count(-1) > 1:
         raise RuntimeError("only one dimension can be inferred")
     known = 1
@@ -98,9 +104,11 @@ def _xp(arr):
 
 
 def _as_strided_array(arr, shape, strides_bytes):
-    """A view of `arr`'s memory with the given shape and byte strides."""
-    xp = _xp(arr)
-    return xp.lib.stride_tricks.as_strided(arr, shape, strides_bytes)
+    """A view of `arr`'s memory (from its first element) with the given byte strides."""
+    if type(arr) is _ndarray and (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        # the ndarray constructor over arr's buffer is ~10x cheaper than as_strided
+        return _ndarray(shape, arr.dtype, arr, 0, strides_bytes)
+    return _xp(arr).lib.stride_tricks.as_strided(arr, shape, strides_bytes)
 
 
 def _root(arr):
@@ -137,6 +145,8 @@ def _check_tensors(tensors, name: str) -> list:
 
 
 def _same_device(tensors) -> None:
+    if all(type(t._data) is _ndarray for t in tensors):
+        return
     first = tensors[0].device
     for t in tensors[1:]:
         if t.device != first:
@@ -259,11 +269,13 @@ class View(Function):
     def forward(ctx, a, shape):
         x = a._data
         ctx.in_shape = x.shape
-        v = _try_view(x, shape)
-        if v is None:
+        v = x.view()
+        try:
+            v.shape = shape
+        except (AttributeError, ValueError):
             raise RuntimeError("view size is not compatible with input tensor's size and stride "
                                "(at least one dimension spans across two contiguous subspaces). "
-                               "Use .reshape(...) instead.")
+                               "Use .reshape(...) instead.") from None
         # NumPy and torch can only disagree on size-1 dims, and not for a plain row-major x
         if 1 in shape and x.size and (1 in x.shape or not x.flags.c_contiguous):
             size = x.itemsize
@@ -309,9 +321,11 @@ def _view_dtype(input: Tensor, dtype: _dt.dtype) -> Tensor:
 def view(input: Tensor, *shape) -> Tensor:
     """The same memory seen with another shape (fails where a copy would be needed);
     view(dtype) reinterprets the bytes instead."""
-    if len(shape) == 1 and isinstance(shape[0], _dt.dtype):
-        return _view_dtype(input, shape[0])
-    return View.apply(input, _infer_shape(_shape_arg(shape), input._data.size))
+    if len(shape) == 1 and not isinstance(shape[0], _int_types):
+        if isinstance(shape[0], _dt.dtype):
+            return _view_dtype(input, shape[0])
+        shape = _shape_arg(shape)
+    return View.apply(input, _infer_shape(shape, input._data.size))
 
 
 class UnsafeView(Function):
@@ -331,7 +345,12 @@ class UnsafeView(Function):
 
 def reshape(input: Tensor, *shape) -> Tensor:
     """A view when the memory layout allows it, else a copy (as torch)."""
-    shape = _infer_shape(_shape_arg(shape), input._data.size)
+    if len(shape) == 1 and not isinstance(shape[0], _int_types):
+        shape = _shape_arg(shape)
+    return _reshape(input, _infer_shape(shape, input._data.size))
+
+
+def _reshape(input: Tensor, shape: tuple) -> Tensor:
     if _try_view(input._data, shape) is not None:
         return View.apply(input, shape)
     return UnsafeView.apply(input.clone(), shape)
@@ -340,14 +359,18 @@ def reshape(input: Tensor, *shape) -> Tensor:
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge dims start_dim..end_dim into one (a view when possible)."""
     shape = input._data.shape
-    if not shape:
-        return reshape(input, (1,))
-    s, e = _wrap_dim(start_dim, len(shape)), _wrap_dim(end_dim, len(shape))
+    n = len(shape)
+    if not n:
+        return _reshape(input, (1,))
+    s = start_dim + n if start_dim < 0 else start_dim
+    e = end_dim + n if end_dim < 0 else end_dim
+    if not (0 <= s < n and 0 <= e < n):
+        s, e = _wrap_dim(start_dim, n), _wrap_dim(end_dim, n)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     if s == e:
         return input
-    return reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
+    return _reshape(input, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
@@ -477,8 +500,9 @@ def permute(input: Tensor, *dims) -> Tensor:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
                            f"not match the length of the desired ordering of dimensions i.e. "
                            f"input.dim() = {n} is not equal to len(dims) = {len(dims)}")
-    wrapped = tuple(_wrap_dim(d, n) for d in dims)
-    if len(set(wrapped)) != n:
+    wrapped = tuple(d + n if d < 0 else d for d in dims)
+    if sorted(wrapped) != list(range(n)):
+        wrapped = tuple(_wrap_dim(d, n) for d in dims)  # raises for a dim out of range
         raise RuntimeError("permute(): duplicate dims are not allowed.")
     return Permute.apply(input, wrapped)
 
@@ -528,20 +552,20 @@ class MatrixT(Function):
         return grad.t(), None
 
 
-def _check_t(input: Tensor) -> None:
+def _check_t(input: Tensor, name: str) -> None:
     if input._data.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+        raise RuntimeError(f"{name}() expects a tensor with <= 2 dimensions, but self is "
                            f"{input._data.ndim}D")
 
 
 def t(input: Tensor) -> Tensor:
     """Transpose of a matrix; 0-D and 1-D tensors come back as they are (a view)."""
-    _check_t(input)
+    _check_t(input, "t")
     return MatrixT.apply(input, "TBackward0")
 
 
 def t_(input: Tensor) -> Tensor:
-    _check_t(input)
+    _check_t(input, "t_")
     return _inplace_view(input, MatrixT.apply, "TBackward1")
 
 
@@ -623,9 +647,10 @@ class Expand(Function):
     def forward(ctx, a, shape):
         x = a._data
         ctx.in_shape = x.shape
-        v = _xp(x).broadcast_to(x, shape)
-        if 1 in shape:  # NumPy zeroes the stride of every size-1 dim; torch keeps it
-            v = _expand_strides(x, v, shape)
+        strides, repeats = _expand_strides(x, shape)
+        v = _as_strided_array(x, shape, strides)
+        if repeats and type(v) is _ndarray:
+            v.flags.writeable = False  # repeated elements: in-place writes must fail, as in torch
         return set_view(_make(v), a, lambda b: Expand.apply(b, shape))
 
     @staticmethod
@@ -633,18 +658,26 @@ class Expand(Function):
         return grad.sum_to_size(ctx.in_shape), None
 
 
-def _expand_strides(x, v, shape):
-    """v (x broadcast to shape) with torch's strides: kept dims keep theirs, broadcast dims
-    get 0, new leading size-1 dims get the stride a contiguous layout would give them."""
+def _expand_strides(x, shape) -> tuple:
+    """torch's byte strides for x expanded to shape (kept dims keep theirs, broadcast dims
+    get 0, a new leading size-1 dim gets the stride a contiguous layout would give it), and
+    whether some element now appears more than once."""
     lead = len(shape) - x.ndim
-    want = [0 if s != o else st for s, o, st in zip(x.shape, shape[lead:], x.strides)]
-    nxt_size, nxt_stride = (shape[lead], want[0]) if x.ndim else (1, 0)
-    for i in range(lead - 1, -1, -1):
-        stride = nxt_size * nxt_stride if shape[i] == 1 else 0
-        want.insert(0, stride)
-        nxt_size, nxt_stride = shape[i], stride
-    want = tuple(want)
-    return v if v.strides == want else _as_strided_array(x, shape, want)
+    tail = shape[lead:]
+    if tail == x.shape:
+        want, repeats = list(x.strides), False
+    else:
+        want = [0 if s != o else st for s, o, st in zip(x.shape, tail, x.strides)]
+        repeats = True
+    if lead:
+        nxt_size, nxt_stride = (shape[lead], want[0]) if x.ndim else (1, 0)
+        for i in range(lead - 1, -1, -1):
+            size = shape[i]
+            stride = nxt_size * nxt_stride if size == 1 else 0
+            repeats = repeats or size > 1
+            want.insert(0, stride)
+            nxt_size, nxt_stride = size, stride
+    return tuple(want), repeats and x.size > 0
 
 
 def _type_str(t: Tensor) -> str:
@@ -653,7 +686,9 @@ def _type_str(t: Tensor) -> str:
 
 def expand(input: Tensor, *sizes) -> Tensor:
     """A broadcast view: size-1 dims repeat without copying; -1 keeps a size."""
-    sizes = tuple(int(s) for s in _shape_arg(sizes))
+    if len(sizes) == 1 and not isinstance(sizes[0], _int_types):
+        sizes = _shape_arg(sizes)
+    sizes = tuple(map(int, sizes))
     shape = input._data.shape
     if len(sizes) < len(shape):
         raise RuntimeError(f"expand({_type_str(input)}{{{list(shape)}}}, size={list(sizes)}): "
@@ -781,8 +816,7 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
         reps = input
         if reps._data.ndim > 1:
             raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
-        r = _int_repeats(reps)
-        return _make(_xp(r).repeat(_xp(r).arange(r.size, dtype=np.int64), r))
+        return _repeat_index(_int_repeats(reps), reps)
     if dim is None:
         input, dim = flatten(input), 0
     dim = _wrap_dim(dim, input._data.ndim)
@@ -792,7 +826,8 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
         if count < 0:
             raise RuntimeError("Repeats must be non-negative")
         if output_size is not None and output_size != n * count:
-            raise RuntimeError("allocated size does not match required size")
+            raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {n * count} "
+                               f"but got {output_size}")
         if not isinstance(repeats, Tensor):
             x = unsqueeze(input, dim + 1)
             shape = list(x._data.shape)
@@ -803,24 +838,30 @@ def repeat_interleave(input: Tensor, repeats=None, dim: int | None = None, *,
         raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
     r = _int_repeats(repeats)
     if r.size == 1 and n != 1:
-        r = _xp(r).broadcast_to(r, (n,))
+        r = np.broadcast_to(r, (n,))
     if r.size != n:
         raise RuntimeError(f"repeats must have the same size as input along dim, but got "
                            f"repeats.size(0) = {r.size} and input.size({dim}) = {n}")
     if output_size is not None and output_size != int(r.sum()):
         raise RuntimeError("allocated size does not match required size")
-    index = _make(_xp(r).repeat(_xp(r).arange(n, dtype=np.int64), r))
-    return input.index_select(dim, index)
+    return input.index_select(dim, _repeat_index(r, input))
 
 
-def _int_repeats(repeats: Tensor):
+def _int_repeats(repeats: Tensor) -> np.ndarray:
+    """The repeat counts as a 1-D NumPy array (they steer shapes, so they live on the host)."""
     if repeats.dtype not in (_dt.int64, _dt.int32):
         raise NotImplementedError(f'"repeat_interleave_cpu" not implemented for '
                                   f"'{_type_name(repeats.dtype)}'")
-    r = repeats._data.reshape(-1)
+    r = repeats.detach().numpy(force=True).reshape(-1)
     if r.size and r.min() < 0:
         raise RuntimeError("repeats can not be negative")
     return r
+
+
+def _repeat_index(r: np.ndarray, like: Tensor) -> Tensor:
+    """0..len(r)-1 with entry i repeated r[i] times, as an int64 tensor on like's device."""
+    index = np.repeat(np.arange(r.size, dtype=np.int64), r)
+    return _make(index) if like.is_cpu else _make(to_device(index, like.device))
 
 
 # ----------------------------------------------------------------- cat / stack
@@ -860,31 +901,39 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     tensors = _check_tensors(tensors, "cat")
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
-    skip = [t._data.shape == (0,) for t in tensors]
-    ref = next((t for t, s in zip(tensors, skip) if not s), None)
-    dtype = _promoted(tensors)
+    skip = []
+    shape = None
     d = 0
-    if ref is not None:
-        shape = ref._data.shape
-        d = _wrap_dim(dim, len(shape))
-        for i, (t, s) in enumerate(zip(tensors, skip)):
-            if s:
-                continue
-            other = t._data.shape
+    for i, t in enumerate(tensors):
+        other = t._data.shape
+        if other == (0,):
+            skip.append(True)
+            continue
+        skip.append(False)
+        if shape is None:
             if not other:
                 raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
                                    "concatenated")
-            if len(other) != len(shape):
-                raise RuntimeError(f"Tensors must have same number of dimensions: got "
-                                   f"{len(shape)} and {len(other)}")
-            for k, (a, b) in enumerate(zip(shape, other)):
-                if a != b and k != d:
-                    raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. "
-                                       f"Expected size {a} but got size {b} for tensor number "
-                                       f"{i} in the list.")
+            shape = other
+            d = _wrap_dim(dim, len(shape))
+            pre, post = shape[:d], shape[d + 1:]
+        elif not (len(other) == len(shape) and other[:d] == pre and other[d + 1:] == post):
+            _cat_shape_error(shape, other, d, i)
+    if shape is not None:
         _same_device(tensors)
-    result = Cat.apply(*tensors, dim=d, dtype=dtype, skip=skip)
-    return _write_out(out, result)
+    result = Cat.apply(*tensors, dim=d, dtype=_promoted(tensors), skip=skip)
+    return result if out is None else _write_out(out, result)
+
+
+def _cat_shape_error(shape, other, d: int, i: int):
+    if not other:
+        raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be concatenated")
+    if len(other) != len(shape):
+        raise RuntimeError(f"Tensors must have same number of dimensions: got {len(shape)} and "
+                           f"{len(other)}")
+    k = next(k for k, (a, b) in enumerate(zip(shape, other)) if a != b and k != d)
+    raise RuntimeError(f"Sizes of tensors must match except in dimension {d}. Expected size "
+                       f"{shape[k]} but got size {other[k]} for tensor number {i} in the list.")
 
 
 def concat(tensors, dim: int = 0, *, out=None) -> Tensor:
@@ -920,8 +969,12 @@ class Stack(Function):
     def forward(ctx, *tensors, dim, dtype):
         ctx.dim = dim
         want = dtype.np
-        arrays = [t._data if t._data.dtype == want else t._data.astype(want) for t in tensors]
-        return _make(_xp(arrays[0]).stack(arrays, axis=dim))
+        x = tensors[0]._data
+        shape = x.shape[:dim] + (1,) + x.shape[dim:]
+        # each input seen with the new size-1 dim, then joined along it (cheaper than xp.stack)
+        arrays = [(t._data if t._data.dtype == want else t._data.astype(want)).reshape(shape)
+                  for t in tensors]
+        return _make(_xp(x).concatenate(arrays, axis=dim))
 
     @staticmethod
     def backward(ctx, grad):
@@ -1133,8 +1186,8 @@ def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
 def _split_dim(name: str, input: Tensor, ios, dim: int, min_dims: int) -> tuple:
     n = input._data.ndim
     if n < min_dims:
-        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension"
-                           f"{'s' if min_dims > 1 else ''}, but got a tensor with {n} dimensions!")
+        raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, "
+                           f"but got a tensor with {n} dimensions!")
     if isinstance(ios, _int_types):
         size = input._data.shape[dim]
         if ios == 0 or size % ios:
@@ -1268,7 +1321,7 @@ def select(input: Tensor, dim: int, index: int) -> Tensor:
     index = int(index)
     if not -size <= index < size:
         raise IndexError(f"select(): index {index} out of range for tensor of size "
-                         f"{list(x.shape)} at dimension {dim}")
+                         f"{list(x.shape)} at dimension {d}")
     return Select.apply(input, d, index + size if index < 0 else index)
 
 
