@@ -150,7 +150,7 @@ def _segment_sum(seg, vals, n: int):
     xp = _xp(vals)
     dtype = vals.dtype
     L, R = vals.shape
-    if xp is np and dtype.kind == "f" or dtype.name == "bfloat16":
+    if xp is np and (dtype.kind == "f" or dtype.name == "bfloat16"):
         work = vals if dtype in (np.float32, np.float64) else vals.astype(np.float32)
         if R == 1:
             out = np.bincount(seg, weights=work[:, 0], minlength=n)[:, None]
@@ -329,9 +329,9 @@ def _slice_bound(v):
 def _parse(x: Tensor, index):
     """Split `index` into a basic key, the view node class, and the advanced entries.
 
-    Returns (key, view_cls, adv): `key` indexes x's array to a view (it ends with
+    Returns (key, view_cls, full): `key` indexes x's array to a view (it ends with
     Ellipsis so a 0-dim result is still an array); `view_cls` is None when the key
-    changes nothing; `adv` is None or a tuple over the view's dims (see NOTE).
+    changes nothing; `full` is None or the advanced part, one entry per view dim (see NOTE).
     """
     shape = x._data.shape
     ndim = len(shape)
@@ -378,11 +378,11 @@ def _parse(x: Tensor, index):
     d = 0
     last = None
     ell_left = True
-    for kind, val in items:
+    for i, (kind, val) in enumerate(items):
         if kind == "int":
             size = shape[d]
-            if not -size <= val < size:
-                raise IndexError(f"index {val} is out of bounds for dimension {d} with size {size}")
+            if not -size <= val < size:  # torch names the entry's place in the index
+                raise IndexError(f"index {val} is out of bounds for dimension {i} with size {size}")
             key.append(val)
             d += 1
             last = Select
@@ -623,10 +623,13 @@ def _check_same_dtype(x: Tensor, v: Tensor) -> None:
                            f"{_type_name(v.dtype)} for the source.")
 
 
-def _write_error(e: ValueError) -> RuntimeError:
-    return RuntimeError("unsupported operation: more than one element of the written-to tensor "
-                        "refers to a single memory location. Please clone() the tensor before "
-                        f"performing the operation. ({e})")
+def _write_error(e: ValueError, arr) -> RuntimeError:
+    """A failed write into `arr` as torch reports it (read-only arrays are expanded views)."""
+    if not getattr(arr.flags, "writeable", True):
+        return RuntimeError("unsupported operation: more than one element of the written-to "
+                            "tensor refers to a single memory location. Please clone() the "
+                            f"tensor before performing the operation. ({e})")
+    return RuntimeError(str(e))
 
 
 def setitem(input: Tensor, index, value) -> None:
@@ -644,7 +647,7 @@ def setitem(input: Tensor, index, value) -> None:
             else:
                 target[full] = _scalar_value(value, input.dtype)
         except ValueError as e:
-            raise _write_error(e) from None
+            raise _write_error(e, target) from None
         input._version_counter[0] += 1
         return
     v = _value_tensor(value, input)
@@ -666,7 +669,7 @@ def setitem(input: Tensor, index, value) -> None:
             else:
                 _put(target, full, vals, False)
         except ValueError as e:
-            raise _write_error(e) from None
+            raise _write_error(e, target) from None
         input._version_counter[0] += 1
         return
     view = view_cls.apply(input, key) if view_cls is not None else input
@@ -733,7 +736,7 @@ def index_put_(input: Tensor, indices, values: Tensor, accumulate: bool = False)
         try:
             _put(input._data, full, _on_device(values._data, input._data), bool(accumulate))
         except ValueError as e:
-            raise _write_error(e) from None
+            raise _write_error(e, input._data) from None
         input._version_counter[0] += 1
         return input
     return apply_inplace(input, IndexPut.apply, values, full, bool(accumulate))
@@ -749,7 +752,7 @@ def _apply_(cls, input: Tensor, *args) -> Tensor:
     try:
         cls._kernel(input._data, *raw)
     except ValueError as e:
-        raise _write_error(e) from None
+        raise _write_error(e, input._data) from None
     input._version_counter[0] += 1
     return input
 
@@ -1624,7 +1627,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None, *,
 
 
 # ----------------------------------------------------------------- nonzero
-def nonzero(input: Tensor, *, out=None, as_tuple: bool = False):
+def nonzero(input: Tensor, *, out=None, as_tuple: bool = False) -> Tensor | tuple:
     """Coordinates of the nonzero entries: an (n, ndim) int64 tensor, or one 1-D tensor per
     dim with as_tuple (what the one-argument torch.where returns)."""
     x = input._data
@@ -1690,7 +1693,7 @@ class Sort(Function):
 
 
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False, *,
-         out=None):
+         out=None) -> tuple[Tensor, Tensor]:
     """(values, indices) sorted along dim; always stable (equal elements keep their order)."""
     dim = _wrap_dim(dim, input._data.ndim)
     return sort_result(*Sort.apply(input, dim, bool(descending)))
@@ -1742,7 +1745,7 @@ class Topk(Function):
 
 
 def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *,
-         out=None):
+         out=None) -> tuple[Tensor, Tensor]:
     """The k largest (or smallest) entries along dim and their indices, in sorted order."""
     dim = _wrap_dim(dim, input._data.ndim)
     n = input._data.shape[dim] if input._data.ndim else 1
@@ -1780,7 +1783,8 @@ class Kthvalue(Function):
         return _select_backward(grad, ctx.dim, ctx.idx, ctx.in_shape), None, None, None
 
 
-def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out=None):
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,
+             out=None) -> tuple[Tensor, Tensor]:
     """The k-th smallest entry (k counts from 1) along dim and its index."""
     dim = _wrap_dim(dim, input._data.ndim)
     n = input._data.shape[dim] if input._data.ndim else 1
@@ -1894,7 +1898,7 @@ def _unique_dim(input: Tensor, dim):
 
 
 def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
-           return_counts: bool = False, dim: int | None = None):
+           return_counts: bool = False, dim: int | None = None) -> Tensor | tuple:
     """The distinct values (or slices along dim), sorted; optionally the index of each input
     entry among them and how often each occurs. NaNs are never merged, as in torch."""
     dim = _unique_dim(input, dim)
@@ -1903,7 +1907,7 @@ def unique(input: Tensor, sorted: bool = True, return_inverse: bool = False,
 
 
 def unique_consecutive(input: Tensor, return_inverse: bool = False, return_counts: bool = False,
-                       dim: int | None = None):
+                       dim: int | None = None) -> Tensor | tuple:
     """Collapse each run of equal consecutive values (or slices along dim) to one."""
     dim = _unique_dim(input, dim)
     return _unique_result(UniqueConsecutive.apply(input, dim), return_inverse, return_counts)

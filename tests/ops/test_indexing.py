@@ -178,6 +178,10 @@ def test_getitem_errors():
     check_error(lambda lib, a: a[5], X, match="index 5 is out of bounds for dimension 0 with "
                                               "size 4")
     check_error(lambda lib, a: a[0, -7], X, match="index -7 is out of bounds for dimension 1")
+    check_error(lambda lib, a: a[0, None, 9], X,  # torch names the place in the index
+                match="index 9 is out of bounds for dimension 2 with size 5")
+    check_error(lambda lib, a: a[..., 9], X, match="index 9 is out of bounds for dimension 1 "
+                                                   "with size 6")
     check_error(lambda lib, a: a[::-1], X, match="step must be greater than zero")
     check_error(lambda lib, a: a[::0], X, match="slice step cannot be zero")
     check_error(lambda lib, a: a[0, 0, 0, 0], X, match="too many indices for tensor of dimension 3")
