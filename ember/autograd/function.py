@@ -222,6 +222,19 @@ class Function(FunctionCtx, Node):
                 return output
             forward.__doc__ = plain_forward.__doc__
             cls.forward = staticmethod(forward)
+        if "forward" in own and not cls.__module__.startswith("ember."):
+            # A user's Function: outside a recorded graph apply() leaves needs_input_grad at
+            # its shared all-False default; torch still reports each input's requires_grad.
+            # (ember's own ops never read it in forward, so they skip this wrapper.)
+            user_forward = cls.forward
+
+            def forward(ctx, *args, **kwargs):
+                if "needs_input_grad" not in ctx.__dict__:
+                    ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad
+                                                 for a in args)
+                return user_forward(ctx, *args, **kwargs)
+            forward.__doc__ = user_forward.__doc__
+            cls.forward = staticmethod(forward)
 
     @classmethod
     def apply(cls, *args, **kwargs):

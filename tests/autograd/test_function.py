@@ -315,11 +315,26 @@ def test_needs_input_grad():
 
 def test_no_graph_when_no_input_requires_grad_or_in_no_grad():
     def prog(lib):
+        seen = []
+
+        class Peek(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, a, b, k):
+                seen.append(ctx.needs_input_grad)
+                return a * b * k
+
+            @staticmethod
+            def backward(ctx, g):
+                return g, None, None
         a, b, c = (lib.tensor(randn(3, seed=i)) for i in range(3))
         y = fn("mul_add", lib).apply(a, b, c)
         with lib.no_grad():
             z = fn("mul_add", lib).apply(leaf(lib, 3), b, c)
-        return y, y.requires_grad, y.grad_fn is None, z.requires_grad, z.grad_fn is None
+            Peek.apply(leaf(lib, 3), b, 2)  # torch still reports requires_grad here
+        Peek.apply(a, b, 2)
+        Peek.apply(leaf(lib, 3), b, 2)
+        return (y, y.requires_grad, y.grad_fn is None, z.requires_grad, z.grad_fn is None,
+                seen)
     same(prog)
 
 
