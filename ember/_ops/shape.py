@@ -105,9 +105,13 @@ def _xp(arr):
 
 def _as_strided_array(arr, shape, strides_bytes):
     """A view of `arr`'s memory (from its first element) with the given byte strides."""
-    if type(arr) is _ndarray and (arr.flags.c_contiguous or arr.flags.f_contiguous):
-        # the ndarray constructor over arr's buffer is ~10x cheaper than as_strided
-        return _ndarray(shape, arr.dtype, arr, 0, strides_bytes)
+    if type(arr) is _ndarray and arr.flags.c_contiguous:
+        # the ndarray constructor over arr's buffer is ~10x cheaper than as_strided, and the
+        # result's .base is arr itself (storage_offset follows .base to the storage)
+        try:
+            return _ndarray(shape, arr.dtype, arr, 0, strides_bytes)
+        except (ValueError, TypeError, BufferError):
+            pass
     return _xp(arr).lib.stride_tricks.as_strided(arr, shape, strides_bytes)
 
 

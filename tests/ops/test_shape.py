@@ -1076,7 +1076,8 @@ INPLACE_THROUGH_VIEWS = [
     lambda y: y.as_strided((2,), (5,), 1).mul_(3), lambda y: y.movedim(0, 1).sub_(2),
     lambda y: y.tril_(), lambda y: y.narrow(1, 1, 2).tril_(),
     lambda y: y.unfold(1, 2, 2).mul_(2), lambda y: y.squeeze().mul_(2),
-    lambda y: y.tensor_split(2, 1)[1].mul_(2),
+    lambda y: y.tensor_split(2, 1)[1].mul_(2), lambda y: y[:, 0].mul_(2),
+    lambda y: y.t()[1].mul_(y.t()[2].clone()), lambda y: y.unflatten(1, (2, 2))[:, 1].add_(1),
 ]
 
 
