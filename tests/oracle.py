@@ -22,7 +22,8 @@ TOL = {  # (rtol, atol) per dtype name
 
 def to_torch(a: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
     if a.dtype.name == "bfloat16":
-        t = torch.from_numpy(a.view(np.uint16).astype(np.int32) << 16).view(torch.float32)
+        t = torch.from_numpy(np.asarray(a.view(np.uint16).astype(np.int32) << 16))
+        t = t.view(torch.float32)
         t = t.to(torch.bfloat16)
     else:
         t = torch.from_numpy(np.array(a))
@@ -36,6 +37,8 @@ def to_ember(a: np.ndarray, requires_grad: bool = False) -> ember.Tensor:
 def to_numpy(t) -> np.ndarray:
     if isinstance(t, torch.Tensor):
         t = t.detach()
+        if t._is_zerotensor():  # torch's symbolic zeros (some gradients) cannot go to NumPy
+            t = torch.zeros(t.shape, dtype=t.dtype)
         if t.dtype == torch.bfloat16:
             t = t.float()
         return t.numpy()

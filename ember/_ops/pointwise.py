@@ -10,7 +10,9 @@ rounded once at the end (`_opmath`), as torch's kernels do.
 
 NumPy reports overflow and invalid values (log(-1), 0/0, exp(1000) ...) with
 RuntimeWarnings; torch produces the same inf/nan silently. Ops whose finite inputs
-commonly produce them run their kernel through `_silent`.
+commonly produce them run their kernel through `_silent`; add, sub, mul and the
+comparisons (the cheapest, hottest ops) do not, so inf * 0 or a float16 overflow
+there can still warn.
 """
 from __future__ import annotations
 
@@ -39,8 +41,9 @@ __all__ = [
     # trigonometric and hyperbolic
     "sin", "sin_", "cos", "cos_", "tan", "tan_", "asin", "asin_", "acos", "acos_", "atan",
     "atan_", "arcsin", "arcsin_", "arccos", "arccos_", "arctan", "arctan_", "atan2",
-    "arctan2", "sinh", "sinh_", "cosh", "cosh_", "tanh", "tanh_", "asinh", "acosh", "atanh",
-    "arcsinh", "arccosh", "arctanh",
+    "arctan2", "sinh", "sinh_", "cosh", "cosh_", "tanh", "tanh_", "asinh", "asinh_", "acosh",
+    "acosh_", "atanh", "atanh_", "arcsinh", "arcsinh_", "arccosh", "arccosh_", "arctanh",
+    "arctanh_",
     # activations and special functions
     "sigmoid", "sigmoid_", "relu", "relu_", "erf", "erf_", "erfc", "erfc_", "erfinv",
     # rounding
@@ -59,7 +62,7 @@ __all__ = [
     "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
     # copies
-    "clone", "fill", "fill_",
+    "clone", "fill", "fill_", "zero_",
 ]
 
 _ndarray = np.ndarray
@@ -359,9 +362,12 @@ class Sub(Function):
         return grad, (-grad if ctx.alpha == 1 else grad * -ctx.alpha), None
 
 
+def _is_bool_operand(v) -> bool:
+    return v.dtype is _dt.bool if isinstance(v, Tensor) else isinstance(v, (bool, np.bool_))
+
+
 def _check_no_bool_sub(a, b) -> None:
-    if isinstance(a, Tensor) and a.dtype is _dt.bool or (
-            isinstance(b, Tensor) and b.dtype is _dt.bool):
+    if _is_bool_operand(a) or _is_bool_operand(b):
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
@@ -451,6 +457,10 @@ class Div(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b if isinstance(b, Tensor) else None)
         ctx.scalar_b = b
+        if not isinstance(b, Tensor) and a.dtype._category < 2:
+            # integer / number is floating: the number is not first squeezed into a's dtype
+            x, y = a._data.astype(_dt.get_default_dtype().np), _as_number(b)
+            return _make(_silent(np.true_divide, x, y))
         x, y = _operands(a, b)
         if x.dtype.kind in "biu":  # true division of integers is floating
             ft = _dt.get_default_dtype().np
@@ -507,7 +517,8 @@ class DivRounded(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return _zeros(grad), None, None
+        zeros = _zeros(grad)
+        return zeros, (zeros if ctx.needs_input_grad[1] else None), None
 
 
 def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
@@ -528,6 +539,10 @@ divide = div
 
 def true_divide(input, other, *, out=None) -> Tensor:
     return div(input, other, out=out)
+
+
+def true_divide_(input, other) -> Tensor:
+    return apply_inplace(input, div, other)
 
 
 def div_(input, other, *, rounding_mode=None) -> Tensor:
@@ -558,9 +573,12 @@ def floor_divide_(input, other) -> Tensor:
     return apply_inplace(input, floor_divide, other)
 
 
-def _check_int_divisor(x, y) -> None:
+def _check_int_divisor(x, y, kernel: str) -> None:
+    """torch's errors for bools and for integer division by zero."""
     kind = x.dtype.kind if hasattr(x, "dtype") else y.dtype.kind
-    if kind in "iub" and bool((y == 0).any() if hasattr(y, "dtype") else y == 0):
+    if kind == "b":
+        raise _not_implemented(kernel, _dt.bool)
+    if kind in "iu" and bool((y == 0).any() if hasattr(y, "dtype") else y == 0):
         raise RuntimeError("ZeroDivisionError")
 
 
@@ -576,7 +594,7 @@ class Remainder(Function):
         else:
             ctx._node_name = "RemainderBackward0"
         x, y = _operands(a, b)
-        _check_int_divisor(x, y)
+        _check_int_divisor(x, y, "remainder_cpu")
         try:
             return _make(_silent(np.remainder, x, y))
         except ValueError:
@@ -615,7 +633,7 @@ class Fmod(Function):
         else:
             ctx._node_name = "FmodBackward0"
         x, y = _operands(a, b)
-        _check_int_divisor(x, y)
+        _check_int_divisor(x, y, "fmod_cpu")
         try:
             return _make(_silent(np.fmod, x, y))
         except ValueError:
@@ -668,8 +686,11 @@ class PowScalar(Function):
         ctx.save_for_backward(a)
         ctx.exponent = e
         rt = _dt.result_type_of(a, e)
-        _check_pow_dtype(rt)
         x = a._data
+        if rt is _dt.bool:  # bool ** bool: torch only has the trivial exponents
+            if e:
+                return _make(x.copy())
+            return _make(_xp(x).ones(x.shape, bool))
         if x.dtype != rt.np:
             x = x.astype(rt.np)
         if rt._category == 1:
@@ -710,10 +731,12 @@ class PowTensor(Function):
     def backward(ctx, grad):
         a, b, out = ctx.saved_tensors
         ga = gb = None
+        # At a = 0, pow(a, b - 1) = inf meets b = 0 and log(a) = -inf meets out = 0; the masks
+        # then zero those entries (the NaN on the way is expected, so NumPy is kept quiet).
         if ctx.needs_input_grad[0]:
-            ga = where(b == 0, 0.0, grad * (b * pow(a, b - 1)))
+            ga = where(b == 0, 0.0, _silent(lambda: grad * (b * pow(a, b - 1))))
         if ctx.needs_input_grad[1]:
-            gb = where((a == 0) & (b >= 0), 0.0, grad * (out * log(a)))
+            gb = where((a == 0) & (b >= 0), 0.0, _silent(lambda: grad * (out * log(a))))
         return ga, gb
 
 
@@ -743,10 +766,9 @@ class PowScalarBase(Function):
     def backward(ctx, grad):
         b, out = ctx.saved_tensors
         s = ctx.base
-        g = grad * (out * _scalar_log(s))
-        if s == 0:
-            g = where(b >= 0, 0.0, g)
-        return None, g
+        if s == 0:  # log(0) = -inf meets out = 0 where the mask then zeroes the result
+            return None, where(b >= 0, 0.0, _silent(lambda: grad * (out * -math.inf)))
+        return None, grad * (out * _scalar_log(s))
 
 
 def pow(input, exponent, *, out=None) -> Tensor:
@@ -764,6 +786,13 @@ def pow(input, exponent, *, out=None) -> Tensor:
 
 def pow_(input, exponent) -> Tensor:
     return apply_inplace(input, pow, exponent)
+
+
+def float_power_(input, exponent) -> Tensor:
+    if input.dtype is not _dt.float64:
+        raise RuntimeError(f"the base given to float_power_ has dtype {_type_name(input.dtype)} "
+                           "but the operation's result requires dtype Double")
+    return apply_inplace(input, float_power, exponent)
 
 
 def float_power(input, exponent, *, out=None) -> Tensor:
@@ -888,6 +917,14 @@ def sign(input, *, out=None) -> Tensor:
 def sgn(input, *, out=None) -> Tensor:
     r = Sgn.apply(input)
     return r if out is None else _into(out, r, "sgn")
+
+
+def sign_(input) -> Tensor:
+    return apply_inplace(input, sign)
+
+
+def sgn_(input) -> Tensor:
+    return apply_inplace(input, sgn)
 
 
 class Reciprocal(Function):
@@ -1139,7 +1176,7 @@ class Sin(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return _make(np.sin(_float_array(a)))
+        return _make(_silent(np.sin, _float_array(a)))
 
     @staticmethod
     def backward(ctx, grad):
@@ -1162,7 +1199,7 @@ class Cos(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return _make(np.cos(_float_array(a)))
+        return _make(_silent(np.cos, _float_array(a)))
 
     @staticmethod
     def backward(ctx, grad):
@@ -1184,7 +1221,7 @@ class Tan(Function):
 
     @staticmethod
     def forward(ctx, a):
-        out = _make(np.tan(_float_array(a)))
+        out = _make(_silent(np.tan, _float_array(a)))
         ctx.save_for_backward(out)
         return out
 
@@ -1309,6 +1346,10 @@ def atan2(input, other, *, out=None) -> Tensor:
 arctan2 = atan2
 
 
+def atan2_(input, other) -> Tensor:
+    return apply_inplace(input, atan2, other)
+
+
 class Sinh(Function):
     _node_name = "SinhBackward0"
 
@@ -1398,6 +1439,10 @@ def asinh(input, *, out=None) -> Tensor:
     return r if out is None else _into(out, r, "asinh")
 
 
+def asinh_(input) -> Tensor:
+    return apply_inplace(input, asinh)
+
+
 class Acosh(Function):
     _node_name = "AcoshBackward0"
 
@@ -1415,6 +1460,10 @@ class Acosh(Function):
 def acosh(input, *, out=None) -> Tensor:
     r = Acosh.apply(input)
     return r if out is None else _into(out, r, "acosh")
+
+
+def acosh_(input) -> Tensor:
+    return apply_inplace(input, acosh)
 
 
 class Atanh(Function):
@@ -1436,7 +1485,12 @@ def atanh(input, *, out=None) -> Tensor:
     return r if out is None else _into(out, r, "atanh")
 
 
+def atanh_(input) -> Tensor:
+    return apply_inplace(input, atanh)
+
+
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
+arcsinh_, arccosh_, arctanh_ = asinh_, acosh_, atanh_
 
 
 # ----------------------------------------------------------------- activations
@@ -1574,6 +1628,10 @@ def erfinv(input, *, out=None) -> Tensor:
     return r if out is None else _into(out, r, "erfinv")
 
 
+def erfinv_(input) -> Tensor:
+    return apply_inplace(input, erfinv)
+
+
 # ----------------------------------------------------------------- rounding
 def _rounded(a: Tensor, ufunc, kernel: str):
     x = a._data
@@ -1698,7 +1756,7 @@ class Frac(Function):
         if not a.dtype.is_floating_point:
             raise _not_implemented("frac_cpu", a.dtype)
         x = a._data
-        return _make(x - np.trunc(x))
+        return _make(_silent(np.subtract, x, np.trunc(x)))
 
     @staticmethod
     def backward(ctx, grad):
@@ -1719,6 +1777,9 @@ def frac_(input) -> Tensor:
 def _clamp_scalars(a: Tensor, lo, hi):
     """a clamped to the numbers lo/hi (either may be None), in the promoted dtype."""
     rt = _dt.result_type_of(a, lo, hi)
+    if rt is _dt.bool:
+        kernel = "clamp_min" if hi is None else "clamp_max" if lo is None else "clamp"
+        raise _not_implemented(f"{kernel}_scalar_cpu", rt)
     x = a._data
     if x.dtype != rt.np:
         x = x.astype(rt.np)
@@ -1733,6 +1794,8 @@ def _clamp_scalars(a: Tensor, lo, hi):
 
 def _clamp_tensors(a: Tensor, lo, hi):
     rt = _dt.result_type_of(a, lo, hi)
+    if rt is _dt.bool and lo is not None and hi is not None:
+        raise _not_implemented("clamp_cpu", rt)
     x = a._data if a._data.dtype == rt.np else a._data.astype(rt.np)
     try:
         if lo is not None:
@@ -2209,6 +2272,16 @@ def addcdiv_(input, tensor1, tensor2, *, value=1) -> Tensor:
     return apply_inplace(input, addcdiv, tensor1, tensor2, value=value)
 
 
+def _nan_to_num_kernel(x, nan, posinf, neginf):
+    xp = _xp(x)
+
+    def fill(v):  # replacement values too large for x's dtype become +-inf, as in torch
+        return xp.asarray(v, dtype=x.dtype)
+
+    big = xp.where(x > 0, fill(posinf), fill(neginf))
+    return xp.where(x != x, fill(nan), xp.where(np.absolute(x) == math.inf, big, x))
+
+
 class NanToNum(Function):
     _node_name = "NanToNumBackward0"
 
@@ -2219,15 +2292,9 @@ class NanToNum(Function):
         if not a.dtype.is_floating_point:
             return _make(x.copy())
         info = _dt.finfo(a.dtype)
-        xp = _xp(x)
-
-        def fill(v):
-            return xp.asarray(v, dtype=x.dtype)
-
-        out = xp.where(x != x, fill(nan), x)
-        out = xp.where(out == math.inf, fill(info.max if posinf is None else posinf), out)
-        return _make(xp.where(out == -math.inf, fill(info.min if neginf is None else neginf),
-                              out))
+        posinf = info.max if posinf is None else posinf
+        neginf = info.min if neginf is None else neginf
+        return _make(_silent(_nan_to_num_kernel, x, nan, posinf, neginf))
 
     @staticmethod
     def backward(ctx, grad):
@@ -2277,6 +2344,31 @@ def ge(input, other, *, out=None) -> Tensor:
 
 
 not_equal, greater, greater_equal, less, less_equal = ne, gt, ge, lt, le
+
+
+# In place, a comparison stores its 0/1 result in input's own dtype.
+def eq_(input, other) -> Tensor:
+    return apply_inplace(input, eq, other)
+
+
+def ne_(input, other) -> Tensor:
+    return apply_inplace(input, ne, other)
+
+
+def lt_(input, other) -> Tensor:
+    return apply_inplace(input, lt, other)
+
+
+def le_(input, other) -> Tensor:
+    return apply_inplace(input, le, other)
+
+
+def gt_(input, other) -> Tensor:
+    return apply_inplace(input, gt, other)
+
+
+def ge_(input, other) -> Tensor:
+    return apply_inplace(input, ge, other)
 
 
 def _comparable(other) -> bool:
@@ -2401,6 +2493,22 @@ def logical_not(input, *, out=None) -> Tensor:
     return r if out is None else _into(out, r, "logical_not")
 
 
+def logical_and_(input, other) -> Tensor:
+    return apply_inplace(input, logical_and, other)
+
+
+def logical_or_(input, other) -> Tensor:
+    return apply_inplace(input, logical_or, other)
+
+
+def logical_xor_(input, other) -> Tensor:
+    return apply_inplace(input, logical_xor, other)
+
+
+def logical_not_(input) -> Tensor:
+    return apply_inplace(input, logical_not)
+
+
 def _bitwise(ufunc, input, other, kernel: str, name: str, out) -> Tensor:
     rt = _dt.result_type_of(input, other)
     if rt.is_floating_point:
@@ -2419,6 +2527,14 @@ def bitwise_or(input, other, *, out=None) -> Tensor:
 
 def bitwise_xor(input, other, *, out=None) -> Tensor:
     return _bitwise(np.bitwise_xor, input, other, "bitwise_xor_cpu", "bitwise_xor", out)
+
+
+def _invert(input) -> Tensor:
+    """The ~ operator: bitwise_not, which Python's operator refuses for floating tensors."""
+    if input.dtype.is_floating_point:
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
+    return bitwise_not(input)
 
 
 def bitwise_not(input, *, out=None) -> Tensor:
@@ -2448,7 +2564,7 @@ def _shift(input, other, left: bool, out) -> Tensor:
     """Shifts with torch's results for counts outside [0, bits): 0 for left shifts, the
     sign fill (0 or -1) for right shifts."""
     rt = _dt.result_type_of(input, other)
-    if rt.is_floating_point:
+    if rt.is_floating_point or rt is _dt.bool:
         raise _not_implemented("lshift_cpu" if left else "rshift_cpu", rt)
     x, s = _operands(input, other)
     if not hasattr(x, "dtype"):  # a number shifted by a tensor
@@ -2473,6 +2589,14 @@ def bitwise_left_shift(input, other, *, out=None) -> Tensor:
 
 def bitwise_right_shift(input, other, *, out=None) -> Tensor:
     return _shift(input, other, False, out)
+
+
+def bitwise_left_shift_(input, other) -> Tensor:
+    return apply_inplace(input, bitwise_left_shift, other)
+
+
+def bitwise_right_shift_(input, other) -> Tensor:
+    return apply_inplace(input, bitwise_right_shift, other)
 
 
 # ----------------------------------------------------------------- copies and casts
@@ -2574,6 +2698,10 @@ def fill_(input: Tensor, value) -> Tensor:
     """Set every element to `value` (a number or a 0-dim tensor)."""
     _check_fill_value(value)
     return apply_inplace(input, Fill.apply, value)
+
+
+def zero_(input: Tensor) -> Tensor:
+    return fill_(input, 0)
 
 
 def fill(input: Tensor, value) -> Tensor:
