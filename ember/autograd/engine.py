@@ -11,8 +11,14 @@ NOTE [ How backward runs ]
    autograd.grad, node pre-hooks, `backward`, node post-hooks. Each returned
    gradient is reduced to its input's shape (after broadcasting) and cast to
    its dtype here, in one place, then added into the next node's buffer.
-4. Leaves: AccumulateGrad runs the leaf's hooks, adds into `.grad`, then its
-   post-accumulate hooks. Saved tensors are freed unless retain_graph.
+   A tensor hook's result must keep the gradient's size and dtype.
+4. Leaves: AccumulateGrad runs the leaf's tensor hooks, its node pre-hooks, adds
+   into `.grad`, then post-accumulate hooks and node post-hooks. A first .grad
+   takes the incoming array only if nothing else can hold it (`owned`: the
+   roots' gradients, arrays already stored as a .grad, and anything handed to
+   user code - hooks, retain_grad, custom backwards); otherwise it is a copy, so
+   two .grad tensors never share memory and an in-place accumulation never
+   changes a tensor the user holds. Saved tensors are freed unless retain_graph.
 5. Callbacks queued during the run (DDP's) run at the end, in order.
 Under create_graph=False the whole run is in no-grad mode, so the backward
 formulas (written with ember ops) build no graph.
