@@ -506,7 +506,8 @@ def permute(input: Tensor, *dims) -> Tensor:
                            f"input.dim() = {n} is not equal to len(dims) = {len(dims)}")
     wrapped = tuple(d + n if d < 0 else d for d in dims)
     if sorted(wrapped) != list(range(n)):
-        wrapped = tuple(_wrap_dim(d, n) for d in dims)  # raises for a dim out of range
+        for d in dims:
+            _wrap_dim(d, n)  # torch's IndexError for a dim out of range comes first
         raise RuntimeError("permute(): duplicate dims are not allowed.")
     return Permute.apply(input, wrapped)
 
@@ -684,10 +685,6 @@ def _expand_strides(x, shape) -> tuple:
     return tuple(want), repeats and x.size > 0
 
 
-def _type_str(t: Tensor) -> str:
-    return t.type()
-
-
 def expand(input: Tensor, *sizes) -> Tensor:
     """A broadcast view: size-1 dims repeat without copying; -1 keeps a size."""
     if len(sizes) == 1 and not isinstance(sizes[0], _int_types):
@@ -695,7 +692,7 @@ def expand(input: Tensor, *sizes) -> Tensor:
     sizes = tuple(map(int, sizes))
     shape = input._data.shape
     if len(sizes) < len(shape):
-        raise RuntimeError(f"expand({_type_str(input)}{{{list(shape)}}}, size={list(sizes)}): "
+        raise RuntimeError(f"expand({input.type()}{{{list(shape)}}}, size={list(sizes)}): "
                            f"the number of sizes provided ({len(sizes)}) must be greater or "
                            f"equal to the number of dimensions in the tensor ({len(shape)})")
     lead = len(sizes) - len(shape)
@@ -894,7 +891,7 @@ class Cat(Function):
             if s:
                 grads.append(grad.new_zeros((0,)) if need else None)
                 continue
-            grads.append(narrow(grad, ctx.dim, offset, size) if need else None)
+            grads.append(Slice.apply(grad, ctx.dim, offset, size) if need else None)
             offset += size
         return tuple(grads)
 
