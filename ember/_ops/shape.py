@@ -195,7 +195,7 @@ def _inplace_view(self: Tensor, fn, *args) -> Tensor:
 
 
 # ----------------------------------------------------------------- metadata
-def stride(input: Tensor, dim: int | None = None):
+def stride(input: Tensor, dim: int | None = None) -> tuple | int:
     """Element strides (torch's stride()); one dim's stride when `dim` is given."""
     x = input._data
     if x.size == 0 and not any(x.strides):  # NumPy's fresh empty arrays have zero strides;
@@ -721,7 +721,7 @@ def broadcast_to(input: Tensor, size) -> Tensor:
     return expand(input, tuple(size))
 
 
-def broadcast_shapes(*shapes):
+def broadcast_shapes(*shapes) -> tuple:
     """The shape that tensors of all these shapes broadcast to (ints count as 1-D shapes)."""
     from ember._size import Size
     as_tuples = [(s,) if isinstance(s, _int_types) else tuple(s) for s in shapes]
@@ -1057,17 +1057,17 @@ def _at_least_3d(t: Tensor) -> Tensor:
     return unsqueeze(t, -1) if n == 2 else t
 
 
-def atleast_1d(*tensors):
+def atleast_1d(*tensors) -> Tensor | tuple:
     """Each input viewed with at least one dim (a tuple when given several)."""
     return _atleast(tensors, _at_least_1d)
 
 
-def atleast_2d(*tensors):
+def atleast_2d(*tensors) -> Tensor | tuple:
     """Each input viewed with at least two dims (1-D becomes a row)."""
     return _atleast(tensors, _at_least_2d)
 
 
-def atleast_3d(*tensors):
+def atleast_3d(*tensors) -> Tensor | tuple:
     """Each input viewed with at least three dims (as torch/NumPy place them)."""
     return _atleast(tensors, _at_least_3d)
 
