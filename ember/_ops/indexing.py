@@ -27,9 +27,9 @@ import warnings
 import numpy as np
 
 from ember import _dtype as _dt
+from ember import return_types
 from ember._device import to_device
 from ember._ops.inplace import _type_name, apply_inplace, set_view
-from ember._ops.reduction import _structseq
 from ember._ops.shape import _wrap_dim
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
@@ -122,13 +122,6 @@ def _scalar_value(value, dtype: _dt.dtype):
     if dtype is _dt.bool:
         return bool(value)
     return int(value)
-
-
-# ----------------------------------------------------------------- named result tuples
-# torch.return_types.sort/topk/kthvalue, built like the reductions' max/min.
-sort_result = _structseq("sort", ("values", "indices"))
-topk_result = _structseq("topk", ("values", "indices"))
-kthvalue_result = _structseq("kthvalue", ("values", "indices"))
 
 
 # ----------------------------------------------------------------- accumulation kernels
@@ -1696,7 +1689,7 @@ def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = 
          out=None) -> tuple[Tensor, Tensor]:
     """(values, indices) sorted along dim; always stable (equal elements keep their order)."""
     dim = _wrap_dim(dim, input._data.ndim)
-    return sort_result(*Sort.apply(input, dim, bool(descending)))
+    return return_types.sort(*Sort.apply(input, dim, bool(descending)))
 
 
 def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
@@ -1752,7 +1745,7 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     k = int(k)
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
-    return topk_result(*Topk.apply(input, k, dim, bool(largest)))
+    return return_types.topk(*Topk.apply(input, k, dim, bool(largest)))
 
 
 class Kthvalue(Function):
@@ -1790,7 +1783,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *,
     n = input._data.shape[dim] if input._data.ndim else 1
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim}")
-    return kthvalue_result(*Kthvalue.apply(input, int(k), dim, bool(keepdim)))
+    return return_types.kthvalue(*Kthvalue.apply(input, int(k), dim, bool(keepdim)))
 
 
 # ----------------------------------------------------------------- unique

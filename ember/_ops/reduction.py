@@ -16,11 +16,11 @@ from __future__ import annotations
 import builtins
 import math
 import warnings
-from collections import namedtuple
 
 import numpy as np
 
 from ember import _dtype as _dt
+from ember import return_types
 from ember._ops.inplace import _type_name
 from ember._ops.shape import _wrap_dim
 from ember._tensor import Tensor, _make
@@ -96,29 +96,6 @@ def _int_default(x, dtype):
     if x.dtype.kind in "biu":
         return x, np.dtype(np.int64)
     return x, x.dtype
-
-
-# ----------------------------------------------------------------- return types
-def _structseq(name: str, fields: tuple):
-    """A named tuple that prints like torch.return_types.<name>."""
-    base = namedtuple(name, fields)
-
-    def __repr__(self) -> str:
-        body = ",\n".join(f"{f}={v!r}" for f, v in zip(fields, self))
-        return f"torch.return_types.{name}(\n{body})"
-
-    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__, "__str__": __repr__,
-                               "__module__": __name__})
-    cls.__qualname__ = f"return_types.{name}"
-    return cls
-
-
-class return_types:
-    """The named tuples that max/min/aminmax return (torch.return_types)."""
-
-    max = _structseq("max", ("values", "indices"))
-    min = _structseq("min", ("values", "indices"))
-    aminmax = _structseq("aminmax", ("min", "max"))
 
 
 # ----------------------------------------------------------------- sum and mean
