@@ -392,7 +392,10 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
     _check_ndarray(ndarray)
     if ndarray.dtype.type in (np.uint16, np.uint32, np.uint64):
-        _numpy_dtype(np.dtype(object))  # ember has no unsigned types wider than uint8
+        # ember has no unsigned types wider than uint8, so their memory cannot be shared
+        raise TypeError(f"can't convert np.ndarray of type numpy.{ndarray.dtype.name}. The "
+                        "only supported types are: float64, float32, float16, bfloat16, int64, "
+                        "int32, int16, int8, uint8, and bool.")
     _numpy_dtype(ndarray.dtype)
     return _make(ndarray)
 
@@ -497,13 +500,50 @@ def _xp_of(arr):
     return np if isinstance(arr, np.ndarray) else arr.__array_namespace__()
 
 
+def _empty_like(arr, np_dtype):
+    """Uninitialised memory shaped like `arr`, laid out like it (torch's preserve_format).
+
+    Dimensions are ordered by the input's strides with torch's stable insertion sort,
+    in which a zero stride (an expanded dimension) never moves, so expanded and
+    contiguous inputs get contiguous results and permuted ones keep their order.
+    """
+    xp = _xp_of(arr)
+    if arr.flags.c_contiguous or arr.ndim < 2:
+        return xp.empty(arr.shape, np_dtype)
+    shape, strides = arr.shape, arr.strides
+    perm = list(_builtin_range(arr.ndim - 1, -1, -1))  # innermost dimension first
+
+    def order(d0: int, d1: int) -> int:  # 1: d0 is outside d1; 0: undecided
+        s0, s1 = strides[d0], strides[d1]
+        if s0 == 0 or s1 == 0:
+            return 0
+        if s0 != s1:
+            return 1 if s0 > s1 else -1
+        return 1 if shape[d0] > shape[d1] else 0
+
+    for i in _builtin_range(1, arr.ndim):
+        d1 = i
+        for d0 in _builtin_range(i - 1, -1, -1):
+            c = order(perm[d0], perm[d1])
+            if c > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif c < 0:
+                break
+    outer_first = perm[::-1]
+    buf = xp.empty([shape[d] for d in outer_first], np_dtype)
+    return buf.transpose(np.argsort(outer_first).tolist())
+
+
 def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
     """Zeros with input's shape, dtype, device and (dense) memory layout."""
     dtype, same = _like(input, dtype, device, "zeros_like")
     _check_grad_dtype(dtype, requires_grad)
     if same:
-        return _wrap(_xp_of(input._data).zeros_like(input._data, dtype=dtype.np), requires_grad)
+        out = _empty_like(input._data, dtype.np)
+        out[...] = 0
+        return _wrap(out, requires_grad)
     return zeros(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -513,7 +553,9 @@ def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
     dtype, same = _like(input, dtype, device, "ones_like")
     _check_grad_dtype(dtype, requires_grad)
     if same:
-        return _wrap(_xp_of(input._data).ones_like(input._data, dtype=dtype.np), requires_grad)
+        out = _empty_like(input._data, dtype.np)
+        out[...] = 1
+        return _wrap(out, requires_grad)
     return ones(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -523,7 +565,7 @@ def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
     dtype, same = _like(input, dtype, device, "empty_like")
     _check_grad_dtype(dtype, requires_grad)
     if same:
-        return _wrap(_xp_of(input._data).empty_like(input._data, dtype=dtype.np), requires_grad)
+        return _wrap(_empty_like(input._data, dtype.np), requires_grad)
     return empty(input.shape, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
@@ -676,7 +718,7 @@ def _fma_ramp(first, last, step, steps: int, out_type, fused: bool = True):
     up = wide(first) + wide(step) * idx.astype(wide)
     down = wide(last) - wide(step) * (steps - 1 - idx).astype(wide)
     with np.errstate(over="ignore", invalid="ignore"):
-        return np.where(idx < steps // 2, up, down).astype(np.float64).astype(out_type)
+        return np.where(idx < steps // 2, up, down).astype(out_type)
 
 
 def _linspace_values(start, end, steps: int, dtype: _dt.dtype):
@@ -967,20 +1009,31 @@ def randperm(n: int, *, generator=None, out=None, dtype=None, layout=None, devic
     return _wrap(g._stream.permutation(n).astype(dtype.np, copy=False), requires_grad, out)
 
 
+def _laid_out_like(input: Tensor, t: Tensor, same_device: bool) -> Tensor:
+    """t's values in input's memory layout (what torch's *_like draws produce)."""
+    if same_device and not input._data.flags.c_contiguous and input._data.ndim > 1:
+        out = _empty_like(input._data, t._data.dtype)
+        out[...] = t._data
+        t._data = out
+    return t
+
+
 def rand_like(input: Tensor, *, generator=None, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
-    """rand() with input's shape, dtype and device."""
-    dtype, _ = _like(input, dtype, device, "rand_like")
-    return rand(input._data.shape, generator=generator, dtype=dtype,
-                device=input.device if device is None else device, requires_grad=requires_grad)
+    """rand() with input's shape, dtype, device and memory layout."""
+    dtype, same = _like(input, dtype, device, "rand_like")
+    t = rand(input._data.shape, generator=generator, dtype=dtype,
+             device=input.device if device is None else device, requires_grad=requires_grad)
+    return _laid_out_like(input, t, same)
 
 
 def randn_like(input: Tensor, *, generator=None, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
-    """randn() with input's shape, dtype and device."""
-    dtype, _ = _like(input, dtype, device, "randn_like")
-    return randn(input._data.shape, generator=generator, dtype=dtype,
-                 device=input.device if device is None else device, requires_grad=requires_grad)
+    """randn() with input's shape, dtype, device and memory layout."""
+    dtype, same = _like(input, dtype, device, "randn_like")
+    t = randn(input._data.shape, generator=generator, dtype=dtype,
+              device=input.device if device is None else device, requires_grad=requires_grad)
+    return _laid_out_like(input, t, same)
 
 
 def randint_like(input: Tensor, low=0, high=None, *, generator=None, dtype=None, layout=None,
@@ -988,10 +1041,10 @@ def randint_like(input: Tensor, low=0, high=None, *, generator=None, dtype=None,
     """randint() with input's shape, dtype and device: randint_like(x, high) or (x, low, high)."""
     if high is None:
         low, high = 0, low
-    dtype, _ = _like(input, dtype, device, "randint_like")
-    return randint(low, high, input._data.shape, generator=generator, dtype=dtype,
-                   device=input.device if device is None else device,
-                   requires_grad=requires_grad)
+    dtype, same = _like(input, dtype, device, "randint_like")
+    t = randint(low, high, input._data.shape, generator=generator, dtype=dtype,
+                device=input.device if device is None else device, requires_grad=requires_grad)
+    return _laid_out_like(input, t, same)
 
 
 # Sampled outputs take no gradient: each node below hands zeros back to its tensor inputs
