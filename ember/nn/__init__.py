@@ -1,0 +1,4 @@
+"""ember.nn: Module, the layers, their functional forms, init and utils (torch.nn)."""
+from ember.nn.parameter import Parameter
+from ember.nn.modules import *  # noqa: F403
+from ember.nn import functional, init, utils  # noqa: E402

@@ -1,0 +1,4 @@
+"""nn.modules.loss (mirrors torch/nn/modules/loss.py)."""
+from __future__ import annotations
+
+__all__ = []

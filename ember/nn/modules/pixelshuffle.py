@@ -1,0 +1,4 @@
+"""nn.modules.pixelshuffle (mirrors torch/nn/modules/pixelshuffle.py)."""
+from __future__ import annotations
+
+__all__ = []

@@ -1,0 +1,4 @@
+"""nn.modules.pooling (mirrors torch/nn/modules/pooling.py)."""
+from __future__ import annotations
+
+__all__ = []

@@ -1,0 +1,4 @@
+"""nn.modules.rnn (mirrors torch/nn/modules/rnn.py)."""
+from __future__ import annotations
+
+__all__ = []
