@@ -15,5 +15,5 @@ from ember._ops.loss import *  # noqa: F403
 from ember._ops.normalization import *  # noqa: F403
 from ember._ops.pooling import *  # noqa: F403
 from ember._ops.rnn import *  # noqa: F403
-from ember._ops.vision import *  # noqa: F403
 from ember._ops.softmax import log_softmax, softmax  # noqa: F401
+from ember._ops.vision import *  # noqa: F403
