@@ -3,17 +3,16 @@
 All three work on float64 NumPy or CuPy arrays with a handful of array operations;
 callers cast to and from the tensor's dtype.
 
-- |x| < 1: erf(x) = x * P(x^2), where P is erf's Taylor series (coefficients in
-  closed form: 2/sqrt(pi) * (-1)^n / (n! (2n+1))), cut where the terms drop below
-  the working precision.
+- |x| < 1: erf(x) = x * P(x^2), P the Chebyshev interpolant of erf(sqrt t)/sqrt t on
+  t in [0, 1] (whose values come from the Taylor series), rewritten in powers of t.
 - |x| >= 1: erfc(x) = exp(-x^2) / (x sqrt(pi)) * K(1/x). K(s) is smooth on [0, 1]
-  (K -> 1 as s -> 0), so a Chebyshev series in s represents it; its coefficients are
-  computed once, on first use, from Laplace's continued fraction for erfc evaluated
-  at Chebyshev nodes. exp(-x^2) is formed from a split x = hi + lo so that the
-  rounding of x^2 does not cost relative accuracy for large x.
-- erfinv(y) starts from Winitzki's closed-form approximation (relative error below
-  about 2e-3) and takes Halley steps on erf(z) - y (on erfc near |y| = 1, where
-  1 - |y| is exact), each of which roughly cubes the error.
+  (K -> 1 as s -> 0), so two Chebyshev series in s (on [0, 1/2] and [1/2, 1])
+  represent it; their coefficients come from Laplace's continued fraction for erfc
+  evaluated at the Chebyshev nodes. exp(-x^2) is formed from a split x = hi + lo so
+  that the rounding of x^2 does not cost relative accuracy for large x.
+- erfinv(y) = y * R(-ln(1 - y^2)), R a pair of Chebyshev series fitted on first use
+  to values obtained by Halley's iteration on erf; float64 results take one more Halley
+  step on erf(z) - y (on erfc near |y| = 1, where 1 - |y| is exact).
 """
 from __future__ import annotations
 
@@ -27,10 +26,12 @@ _INV_SQRT_PI = 1.0 / math.sqrt(math.pi)
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _BIG = 30.0  # erfc(30) underflows float64: beyond it erf is +-1 and erfc is 0 or 2
 
-# Working precision -> (Taylor cut-off, Chebyshev degree). "single" serves float32 and
-# narrower dtypes: a shorter series whose error is still far below float32's epsilon.
-_PRECISION = {"double": (1e-17, 36), "single": (1e-10, 18)}
-_coeffs: dict = {}  # precision -> (Taylor coefficients highest first, Chebyshev coefficients)
+# Working precision -> degrees of (P, K on [0, 1/2], K on [1/2, 1]), chosen for errors
+# near 1e-16 and 1e-9: "single" serves float32 and narrower dtypes, whose resolution is
+# far coarser. All coefficients are computed once, on first use.
+_DEGREES = {"double": (12, 20, 16), "single": (6, 10, 8)}
+_K_SPLIT = 0.5  # in s = 1/|x|: the two series for K meet at |x| = 2
+_coeffs: dict = {}  # precision -> (P's coefficients highest power first, K far, K near)
 
 
 def _continued_fraction(x: float, depth: int = 400) -> float:
@@ -41,104 +42,210 @@ def _continued_fraction(x: float, depth: int = 400) -> float:
     return x / t
 
 
-def _coefficients(precision: str):
-    found = _coeffs.get(precision)
-    if found is not None:
-        return found
-    cutoff, degree = _PRECISION[precision]
-    taylor = []
-    n = 0
-    while True:
-        a = _TWO_OVER_SQRT_PI * (-1) ** n / (math.factorial(n) * (2 * n + 1))
-        taylor.append(a)
-        if abs(a) < cutoff:
-            break
-        n += 1
-    taylor.reverse()  # Horner order
-    # Chebyshev interpolation of K on s in [0, 1] at the first-kind nodes.
-    # cos(j * theta_k) with theta_k = pi (2k+1) / (2 count): the integer multiple is reduced
-    # modulo a full turn before scaling by pi, so large j lose no accuracy.
+def _small_series(t: float) -> float:
+    """erf(sqrt t) / sqrt t for t in [0, 1], summed exactly from its Taylor series."""
+    return math.fsum(_TWO_OVER_SQRT_PI * (-t) ** n / (math.factorial(n) * (2 * n + 1))
+                     for n in range(40))
+
+
+def _chebyshev_interpolant(f, lo: float, hi: float, degree: int) -> list:
+    """Coefficients of the Chebyshev series interpolating f at first-kind nodes of [lo, hi]."""
     count = degree + 1
     turn = 4 * count
 
     def cos_of(m: int) -> float:
+        # cos(pi m / (2 count)), with m reduced modulo a full turn first so that large
+        # multiples lose no accuracy
         return math.cos(math.pi * (m % turn) / (2 * count))
 
-    values = [_continued_fraction(2.0 / (1.0 + cos_of(2 * k + 1))) for k in range(count)]
+    values = [f((lo + hi) / 2 + (hi - lo) / 2 * cos_of(2 * k + 1)) for k in range(count)]
     cheb = [2.0 / count * math.fsum(v * cos_of(j * (2 * k + 1)) for k, v in enumerate(values))
             for j in range(count)]
     cheb[0] *= 0.5
-    found = _coeffs[precision] = (taylor, cheb)
+    return cheb
+
+
+def _coefficients(precision: str):
+    found = _coeffs.get(precision)
+    if found is None:
+        small, far, near = _DEGREES[precision]
+        cheb = np.polynomial.Chebyshev(_chebyshev_interpolant(_small_series, 0.0, 1.0, small),
+                                       domain=[0.0, 1.0])
+        powers = [float(c) for c in cheb.convert(kind=np.polynomial.Polynomial).coef[::-1]]
+
+        def k_of(s: float) -> float:
+            return _continued_fraction(1.0 / s)
+
+        found = _coeffs[precision] = (
+            powers, _chebyshev_interpolant(k_of, 0.0, _K_SPLIT, far),
+            _chebyshev_interpolant(k_of, _K_SPLIT, 1.0, near))
     return found
 
 
 def _exp_minus_square(x):
     """exp(-x*x) without the relative error that rounding x*x would bring for large x."""
     hi = x.astype(np.float32).astype(np.float64)  # 24 bits: hi*hi is exact in float64
-    return np.exp(-hi * hi) * np.exp(-(x - hi) * (x + hi))
+    lo = x - hi
+    lo *= x + hi  # x*x - hi*hi
+    lo *= -1.0
+    np.exp(lo, out=lo)
+    hi *= hi
+    hi *= -1.0
+    np.exp(hi, out=hi)
+    hi *= lo
+    return hi
 
 
-def _erf_erfc(x, precision: str = "double"):
-    """(erf(x), erfc(x)) for a float64 array x of any shape."""
-    taylor, cheb = _coefficients(precision)
+def _clenshaw(c, v, lo: float, hi: float):
+    """The Chebyshev series c at points v of [lo, hi] (in place, no temporaries per term)."""
+    u2 = v * (4.0 / (hi - lo))  # 2u, with u = (2v - lo - hi) / (hi - lo) in [-1, 1]
+    u2 -= 2.0 * (lo + hi) / (hi - lo)
+    b1 = np.full_like(u2, c[-1])
+    b2 = np.zeros_like(u2)
+    t = np.empty_like(u2)
+    for cj in c[-2:0:-1]:
+        np.multiply(u2, b1, out=t)
+        t -= b2
+        t += cj
+        b1, b2, t = t, b1, b2
+    np.multiply(u2, b1, out=t)
+    t *= 0.5
+    t -= b2
+    t += c[0]
+    return t
+
+
+def _erf_erfc(x, precision: str = "double", which: int = 0):
+    """erf(x) (which=0) or erfc(x) (which=1) for a float64 array x of any shape.
+
+    Each region's elements are gathered by index (much faster than boolean masks) and
+    the results scattered back."""
+    powers, far, near = _coefficients(precision)
     shape = x.shape
     x = x.reshape(-1)
-    ax = abs(x)
-    erf = x.copy()
-    erfc = x.copy()
-    small = ax < 1.0
-    xs = x[small]
+    ax = np.absolute(x)
+    out = x.copy()  # NaN entries are in neither region below and stay NaN
+    small = np.flatnonzero(ax < 1.0)
+    xs = x.take(small)
     t = xs * xs
-    p = taylor[0]
-    for a in taylor[1:]:
-        p = p * t + a
-    e = xs * p
-    erf[small] = e
-    erfc[small] = 1.0 - e
+    p = np.full_like(t, powers[0])
+    for a in powers[1:]:
+        p *= t
+        p += a
+    p *= xs  # erf
+    if which:
+        np.subtract(1.0, p, out=p)
+    out[small] = p
 
-    large = ~small & (ax == ax)  # NaN stays NaN (it was copied into both outputs)
-    xl = x[large]
-    z = np.minimum(abs(xl), _BIG)
-    s = 1.0 / z
-    u2 = 4.0 * s - 2.0  # 2 * (2s - 1): s in [0, 1] mapped to [-1, 1], doubled for Clenshaw
-    b1 = b2 = 0.0
-    for c in cheb[:0:-1]:
-        b1, b2 = c + u2 * b1 - b2, b1
-    k = cheb[0] + 0.5 * u2 * b1 - b2
-    r = _exp_minus_square(z) * (_INV_SQRT_PI * s) * k  # erfc(|x|)
-    neg = xl < 0
-    erfc[large] = np.where(neg, 2.0 - r, r)
-    erf[large] = np.where(neg, r - 1.0, 1.0 - r)
-    return erf.reshape(shape), erfc.reshape(shape)
+    large = np.flatnonzero(ax >= 1.0)
+    z = ax.take(large)
+    np.minimum(z, _BIG, out=z)
+    s = np.reciprocal(z)
+    r = np.empty_like(s)
+    part = np.flatnonzero(s >= _K_SPLIT)
+    r[part] = _clenshaw(near, s.take(part), _K_SPLIT, 1.0)
+    part = np.flatnonzero(s < _K_SPLIT)
+    r[part] = _clenshaw(far, s.take(part), 0.0, _K_SPLIT)
+    r *= s
+    r *= _INV_SQRT_PI
+    r *= _exp_minus_square(z)  # erfc(|x|)
+    xl = x.take(large)
+    if which:  # erfc(x) = 2 - erfc(-x)
+        neg = np.flatnonzero(xl < 0)
+        r[neg] = 2.0 - r.take(neg)
+    else:  # erf(x) = sign(x) (1 - erfc(|x|))
+        np.subtract(1.0, r, out=r)
+        np.copysign(r, xl, out=r)
+    out[large] = r
+    return out.reshape(shape)
 
 
 def erf(x, precision: str = "double"):
-    return _erf_erfc(x, precision)[0]
+    return _erf_erfc(x, precision, 0)
 
 
 def erfc(x, precision: str = "double"):
-    return _erf_erfc(x, precision)[1]
+    return _erf_erfc(x, precision, 1)
+
+
+# erfinv(y) = y * R(w) with w = -ln(1 - y^2): R is smooth in w on [0, 5] and in sqrt(w)
+# beyond (up to w = 36.04, where 1 - |y| reaches float64's 2^-53). Both Chebyshev series
+# are fitted by least squares, on first use, to values from `_erfinv_refined`; their error
+# (about 1e-8) is below float32's resolution, and one Halley step takes float64 the rest
+# of the way.
+_INV_SPLIT = 5.0
+_INV_RANGES = ((0.0, _INV_SPLIT), (math.sqrt(_INV_SPLIT), 6.01))
+_INV_DEGREES = (10, 14)
+_inv_coeffs: list = []
+
+
+def _log_one_minus_square(a):
+    """ln(1 - a^2) for a in [0, 1], accurate both for tiny a and for a close to 1."""
+    return np.where(a < 0.5, np.log1p(-a * a), np.log((1.0 - a) * (1.0 + a)))
+
+
+def _inverse_coefficients():
+    if not _inv_coeffs:
+        from numpy.polynomial import chebyshev
+        for (lo, hi), degree, squared in zip(_INV_RANGES, _INV_DEGREES, (False, True)):
+            count = 4 * (degree + 1)
+            v = (lo + hi) / 2 + (hi - lo) / 2 * np.cos(np.pi * (np.arange(count) + 0.5) / count)
+            y = np.sqrt(-np.expm1(-(v * v if squared else v)))
+            w = -_log_one_minus_square(y)  # the w the evaluation will see for this y
+            v = np.sqrt(w) if squared else w
+            fit = chebyshev.chebfit((2 * v - lo - hi) / (hi - lo), _erfinv_refined(y) / y, degree)
+            _inv_coeffs.append([float(c) for c in fit])
+    return _inv_coeffs
+
+
+def erfinv(y, precision: str = "double"):
+    """The inverse of erf on [-1, 1] (+-inf at +-1, NaN outside), for a float64 array."""
+    shape = y.shape
+    y = y.reshape(-1)
+    a = np.absolute(y)
+    w = _log_one_minus_square(a)
+    w *= -1.0
+    (lo, hi), (lo2, hi2) = _INV_RANGES
+    near, far = _inverse_coefficients()
+    tail = np.flatnonzero(w > _INV_SPLIT)
+    r = _clenshaw(near, np.minimum(w, _INV_SPLIT), lo, hi)
+    if tail.size:
+        r[tail] = _clenshaw(far, np.sqrt(w.take(tail)), lo2, hi2)
+    r *= a
+    if precision == "double":
+        r = _halley_step(r, a)
+    r[np.flatnonzero(a == 1.0)] = np.inf
+    return np.copysign(r, y).reshape(shape)
+
+
+def _halley_step(z, a):
+    """One Halley iteration for erf(z) = a (a >= 0), on erfc where a is near 1."""
+    f = np.empty_like(z)
+    part = np.flatnonzero(a <= 0.5)
+    f[part] = erf(z.take(part)) - a.take(part)
+    part = np.flatnonzero(a > 0.5)
+    f[part] = (1.0 - a.take(part)) - erfc(z.take(part))  # 1 - a is exact for a >= 0.5
+    f /= _exp_minus_square(z)
+    f *= 1.0 / _TWO_OVER_SQRT_PI  # the Newton step erf(z) - a over erf'(z)
+    step = z * f
+    step += 1.0
+    np.divide(f, step, out=step)
+    return z - step
 
 
 _WINITZKI_A = 0.147
 
 
-def erfinv(y):
-    """The inverse of erf on [-1, 1] (+-inf at +-1, NaN outside), for a float64 array."""
+def _erfinv_refined(y):
+    """erfinv for y in [0, 1) to full float64 accuracy: Winitzki's closed form (relative
+    error below 2e-3), then three Halley steps. Slow; it only provides fitting data."""
     a = abs(y)
-    # ln(1 - a^2), accurate both for tiny a and for a close to 1
-    log_1m = np.where(a < 0.5, np.log1p(-a * a), np.log((1.0 - a) * (1.0 + a)))
+    log_1m = _log_one_minus_square(a)
     b = 2.0 / (math.pi * _WINITZKI_A) + 0.5 * log_1m
     q = -log_1m / _WINITZKI_A
     root = np.sqrt(b * b + q)
     # sqrt(b^2 + q) - b, without cancellation while b > 0
     z = np.sqrt(np.where(b > 0, q / (root + np.where(b > 0, b, 1.0)), root - b))
-    near_one = a > 0.5
-    one_minus_a = 1.0 - a  # exact for a in [0.5, 1]
     for _ in range(3):
-        e, c = _erf_erfc(z)
-        f = np.where(near_one, one_minus_a - c, e - a)
-        step = f / (_TWO_OVER_SQRT_PI * _exp_minus_square(z))
-        z = z - step / (1.0 + z * step)
-    z = np.where(a == 1.0, np.inf, z)
-    return np.where(y < 0, -z, z)
+        z = _halley_step(z, a)
+    return z

@@ -1554,8 +1554,8 @@ def _erf_kernel(x, which):
     """Run an _erf kernel in float64 and return the result in x's (float) dtype."""
     precision = "double" if x.dtype == np.float64 else "single"
     y = x.astype(np.float64)
-    r = _silent(_erf.erfinv, y) if which == "erfinv" else \
-        _silent(_erf._erf_erfc, y, precision)[which]
+    r = _silent(_erf.erfinv, y, precision) if which == "erfinv" else \
+        _silent(_erf._erf_erfc, y, precision, which)
     return r if x.dtype == np.float64 else r.astype(x.dtype)
 
 
