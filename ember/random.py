@@ -33,6 +33,13 @@ _U64 = (1 << 64) - 1
 _STATE_BYTES = 48  # PCG64 state (16) + increment (16) + has_uint32 (4) + uinteger (4) + seed (8)
 
 
+def _numel(shape) -> int:
+    n = 1
+    for d in (shape if isinstance(shape, tuple) else (shape,)):
+        n *= d
+    return n
+
+
 def _check_seed(seed) -> int:
     """torch's rules for a seed: a Python int in [-2**63, 2**64), negative ones wrap."""
     if isinstance(seed, bool) or not isinstance(seed, int):
@@ -45,24 +52,86 @@ def _check_seed(seed) -> int:
     return seed & _U64
 
 
+_WHOLE_ARRAY_MIN = 256  # below this many values one NumPy call beats whole-array arithmetic
+_UNIT_F32 = np.float32(2.0 ** -24)
+_TWO_PI_F32 = np.float32(2.0 * np.pi)
+
+
 class _NumpyStream:
-    """The CPU generator's bits: NumPy's PCG64, drawing float32 directly where asked."""
+    """The CPU generator's bits: NumPy's PCG64.
+
+    float32 draws are made from raw 64-bit words, two 24-bit uniforms per word,
+    with whole-array arithmetic (NumPy's own float32 path converts one number at a
+    time and is about 2x slower); float32 normals are Box-Muller pairs over those
+    uniforms, as torch's CPU kernel computes them, ~4x faster than NumPy's ziggurat.
+    float64 draws use NumPy's generator directly.
+    """
 
     def __init__(self, seed: int):
         self.rng = np.random.Generator(np.random.PCG64(seed))
 
+    def _uniform_f32(self, n: int):
+        bits = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
+        bits >>= 8
+        out = bits.astype(np.float32)
+        out *= _UNIT_F32
+        return out
+
     def random(self, shape, dtype):
+        """Uniform [0, 1) in float32 or float64."""
+        if dtype == np.float32 and _numel(shape) >= _WHOLE_ARRAY_MIN:
+            return self._uniform_f32(_numel(shape)).reshape(shape)
         return self.rng.random(shape, dtype=dtype)
 
     def normal(self, shape, dtype):
-        return self.rng.standard_normal(shape, dtype=dtype)
+        """Standard normal in float32 or float64."""
+        n = _numel(shape)
+        if dtype != np.float32 or n < _WHOLE_ARRAY_MIN:
+            return self.rng.standard_normal(shape, dtype=dtype)
+        h = (n + 1) // 2
+        u = self._uniform_f32(2 * h)
+        radius, angle = u[:h], u[h:]
+        np.subtract(np.float32(1.0), radius, out=radius)  # (0, 1]: log is finite
+        np.log(radius, out=radius)
+        radius *= np.float32(-2.0)
+        np.sqrt(radius, out=radius)
+        angle *= _TWO_PI_F32
+        out = np.empty(2 * h, np.float32)
+        np.cos(angle, out=out[:h])
+        np.sin(angle, out=out[h:])
+        out[:h] *= radius
+        out[h:] *= radius
+        return out[:n].reshape(shape)
 
     def exponential(self, shape, dtype):
-        return self.rng.standard_exponential(shape, dtype=dtype)
+        """Standard exponential (rate 1) in float32 or float64."""
+        if dtype != np.float32 or _numel(shape) < _WHOLE_ARRAY_MIN:
+            return self.rng.standard_exponential(shape, dtype=dtype)
+        u = self._uniform_f32(_numel(shape))
+        np.subtract(np.float32(1.0), u, out=u)
+        np.log(u, out=u)
+        np.negative(u, out=u)
+        return u.reshape(shape)
 
     def integers(self, low: int, high: int, shape):
-        """Integers in [low, high] (both inclusive) as int64."""
-        return self.rng.integers(low, high, shape, dtype=np.int64, endpoint=True)
+        """Integers in [low, high] (both inclusive) as int64.
+
+        Spans up to 2**32 map a 32-bit word w to low + (w * span >> 32) in whole-array
+        arithmetic (bias at most span / 2**32, like torch's `random % span`); wider
+        spans use NumPy's exact bounded integers.
+        """
+        span = high - low + 1
+        n = _numel(shape)
+        if span > 1 << 32:
+            return self.rng.integers(low, high, shape, dtype=np.int64, endpoint=True)
+        words = self.rng.bit_generator.random_raw(n)
+        words >>= np.uint64(32)
+        words *= np.uint64(span)
+        words >>= np.uint64(32)
+        out = words.view(np.int64)
+        if low:
+            out += low
+        return out.reshape(shape)
 
     def poisson(self, lam):
         return self.rng.poisson(lam)

@@ -16,6 +16,7 @@ from ember import _dtype as _dt
 from ember import random as _random
 from ember._device import as_device, to_device
 from ember._ops.inplace import apply_inplace
+from ember._size import Size
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
 
@@ -39,6 +40,10 @@ _FILL_NAME = {"uint8": "uint8_t", "int8": "int8_t", "int16": "int16_t", "int32":
               "int64": "int64_t", "float16": "c10::Half", "bfloat16": "c10::BFloat16",
               "float32": "float", "float64": "double"}
 _MANTISSA_DIGITS = {"float16": 11, "bfloat16": 8, "float32": 24, "float64": 53}
+_INT_RANGE = {"bool": (0, 1), **{n: (int(np.iinfo(n).min), int(np.iinfo(n).max))
+                                 for n in ("uint8", "int8", "int16", "int32", "int64")}}
+_FLOAT_MAX = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38,
+              "float32": 3.4028234663852886e38, "float64": 1.7976931348623157e308}
 
 
 def _not_implemented(kernel: str, dtype: _dt.dtype) -> NotImplementedError:
@@ -76,6 +81,13 @@ def _is_int(x) -> bool:
 
 def _parse_size(size, name: str = "empty") -> tuple:
     """Sizes as torch accepts them: f(2, 3), f((2, 3)), f([2, 3]), f(Size), 0-dim int tensors."""
+    if len(size) == 1 and type(size[0]) in (tuple, list, Size):
+        size = size[0]
+        if all(type(s) is int and s >= 0 for s in size):  # the common case, quickly
+            return tuple(size)
+        size = (size,)
+    elif all(type(s) is int and s >= 0 for s in size):
+        return size
     if len(size) > 1 and isinstance(size[0], (tuple, list)):
         raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
     if len(size) == 1 and not _is_int(size[0]) and not (
@@ -454,23 +466,25 @@ def _check_fill(value, dtype: _dt.dtype) -> None:
     if dtype is _dt.bool:
         return
     if dtype.is_floating_point:
-        if isinstance(value, float) and math.isfinite(value) and abs(value) > _dt.finfo(
-                dtype).max or isinstance(value, int) and abs(value) > _dt.finfo(dtype).max:
+        if abs(value) > _FLOAT_MAX[dtype.name] and not (isinstance(value, float) and (
+                math.isinf(value) or math.isnan(value))):
             raise RuntimeError(f"value cannot be converted to type {_FILL_NAME[dtype.name]} "
                                "without overflow")
         return
-    info = np.iinfo(dtype.np)
-    lo = -int(info.max) if info.min == 0 else int(info.min)
-    if isinstance(value, float) and not math.isfinite(value) or not lo <= value <= info.max:
+    lo, hi = _INT_RANGE[dtype.name]
+    if lo == 0:
+        lo = -hi  # unsigned: negatives wrap around
+    if isinstance(value, float) and not math.isfinite(value) or not lo <= value <= hi:
         raise RuntimeError(f"value cannot be converted to type {_FILL_NAME[dtype.name]} "
                            "without overflow")
 
 
 def _fill_array(shape, value, dtype: _dt.dtype):
-    if isinstance(value, int) and not isinstance(value, bool) and value < 0 and (
-            dtype is _dt.uint8):
-        value &= 0xFF  # two's-complement wrap, as torch stores -1 into uint8 as 255
-    return np.full(shape, value, _cast_source(dtype).np).astype(dtype.np, copy=False)
+    if dtype is _dt.uint8 and not isinstance(value, bool) and value < 0:
+        value = int(value) & 0xFF  # two's-complement wrap, as torch stores -1 as 255
+    if dtype.itemsize == 2 and dtype.is_floating_point:  # Python floats reach half via float
+        return np.full(shape, value, np.float32).astype(dtype.np)
+    return np.full(shape, value, dtype.np)
 
 
 def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
@@ -641,7 +655,14 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         acc = np.float32 if dtype.itemsize == 2 else np.float64
         arr = (acc(xstart) + np.arange(n, dtype=acc) * acc(xstep)).astype(dtype.np)
     else:
-        arr = (xstart + np.arange(n, dtype=np.int64) * xstep).astype(dtype.np)
+        try:  # one exact integer arange (the common case)
+            arr = np.arange(xstart, xstart + n * xstep, xstep, dtype=np.int64)[:n]
+        except (OverflowError, ZeroDivisionError):
+            # bounds at the edge of int64 (wrap as torch's int64 arithmetic does), or a step
+            # that truncated to 0 for a narrower integer type (every value is start)
+            arr = xstart + np.arange(n, dtype=np.int64) * np.int64(xstep)
+        if dtype is not _dt.int64:
+            arr = arr.astype(dtype.np)
     return _finish(arr, device, requires_grad, out)
 
 
@@ -912,9 +933,7 @@ def _dtype_max(dtype: _dt.dtype) -> int:
     """The largest value random_ draws for a dtype: 2**mantissa for floats, max for ints."""
     if dtype.is_floating_point:
         return 1 << _MANTISSA_DIGITS[dtype.name]
-    if dtype is _dt.bool:
-        return 1
-    return int(np.iinfo(dtype.np).max)
+    return _INT_RANGE[dtype.name][1]
 
 
 def _check_in_range(value: int, dtype: _dt.dtype, what: str) -> None:
@@ -931,8 +950,7 @@ def _check_in_range(value: int, dtype: _dt.dtype, what: str) -> None:
                           "become an error in version 1.7 release, please fix the code in "
                           "advance", UserWarning, stacklevel=4)
         return
-    lo, hi = (0, 1) if dtype is _dt.bool else (int(np.iinfo(dtype.np).min),
-                                                int(np.iinfo(dtype.np).max))
+    lo, hi = _INT_RANGE[dtype.name]
     if not lo <= value <= hi:
         raise RuntimeError(f"{what} is out of bounds for {_CPP_NAME[dtype.name]}")
 
