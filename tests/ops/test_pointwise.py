@@ -944,3 +944,53 @@ def test_no_numpy_warnings_for_inf_and_nan():
         x / 0, x // 0, x % 0, ember.fmod(x, 0.0), x ** 0.5, ember.tensor(0.0) ** -1.0
         ember.isclose(x, x), ember.lerp(x, x.flip(0), 0.7), ember.addcdiv(x, x, x.flip(0))
         ember.addcmul(x, x, x.flip(0)), ember.atan2(x, x), ember.sigmoid(-x)
+
+
+INPLACE_METHODS = [
+    ("absolute_", ()), ("negative_", ()), ("sign_", ()), ("sgn_", ()), ("square_", ()),
+    ("subtract_", (0.5,)), ("multiply_", (2.0,)), ("divide_", (4.0,)), ("true_divide_", (3.0,)),
+    ("fmod_", (0.7,)), ("exp2_", ()), ("expm1_", ()), ("sin_", ()), ("cos_", ()), ("tan_", ()),
+    ("atan_", ()), ("arctan_", ()), ("sinh_", ()), ("cosh_", ()), ("asinh_", ()),
+    ("arcsinh_", ()), ("erf_", ()), ("erfc_", ()), ("fix_", ()), ("frac_", ()),
+    ("eq_", (0.5,)), ("ne_", (0.5,)), ("lt_", (0.0,)), ("le_", (0.0,)), ("gt_", (0.0,)),
+    ("ge_", (0.0,)), ("not_equal_", (0.0,)), ("greater_", (0.1,)), ("greater_equal_", (0.1,)),
+    ("less_", (0.1,)), ("less_equal_", (0.1,)), ("logical_not_", ()),
+]
+DOMAIN_METHODS = [  # need |x| < 1 or x > 1
+    ("asin_", ()), ("acos_", ()), ("arcsin_", ()), ("arccos_", ()), ("atanh_", ()),
+    ("arctanh_", ()), ("erfinv_", ()), ("log2_", ()), ("log10_", ()), ("log1p_", ()),
+    ("rsqrt_", ()),
+]
+
+
+@pytest.mark.parametrize("name,args", INPLACE_METHODS + DOMAIN_METHODS,
+                         ids=[n for n, _ in INPLACE_METHODS + DOMAIN_METHODS])
+def test_inplace_methods_values(name, args):
+    x = uniform(3, 4, lo=0.05, hi=0.95) if (name, args) in DOMAIN_METHODS else randn(3, 4)
+    check(lambda lib, a: (getattr(a.clone(), name)(*args), a), x, grad=False)
+
+
+def test_inplace_methods_with_tensor_arguments_and_shifts():
+    check(lambda lib, a, b: (a.clone().atan2_(b), a.clone().arctan2_(b),
+                             a.clone().logical_and_(b), a.clone().logical_or_(b),
+                             a.clone().logical_xor_(b), a.clone().eq_(b), a.clone().lt_(b)),
+          randn(3, 4), randn(4, seed=1), grad=False)
+    check(lambda lib, a: (a.double().float_power_(2), lib.asinh_(a.clone()),
+                          lib.acosh_(a.abs() + 1.5), lib.atanh_(a.clone().tanh_()),
+                          lib.arcsinh_(a.clone()), lib.zero_(a.clone())), randn(4), grad=False)
+    check_error(lambda lib, a: a.float_power_(2), randn(3, dtype=np.float32),
+                match="the base given to float_power_ has dtype Float but the operation's "
+                      "result requires dtype Double")
+    i = ints(5, lo=0, hi=20)
+    check(lambda lib, a: (a.clone().bitwise_left_shift_(2), a.clone().bitwise_right_shift_(1),
+                          a.clone().__ilshift__(3), a.clone().__irshift__(2), 2 << a.clamp(max=8),
+                          100 >> a, a.clone().eq_(3), a.clone().logical_not_()), i, grad=False)
+    check_error(lambda lib, a: a.true_divide_(2), i, match="result type Float can't be cast")
+
+
+def test_inplace_chains_gradients():
+    # ops whose backward needs their input can be chained; those that save their output
+    # (exp2, rsqrt, erfinv ...) must come last, or torch refuses the backward
+    check(lambda lib, a: (a * 1).sin_().cos_().exp2_(), randn(3))
+    check(lambda lib, a: (a.abs() + 0.5).atan_().log1p_().rsqrt_(), randn(3))
+    check(lambda lib, a: (a * 0.5).atan_().erf_().erfinv_(), randn(3))
