@@ -9,6 +9,8 @@ __all__ = ["Parameter"]
 class Parameter(Tensor):
     """A leaf tensor (requires_grad=True by default) that shares memory with `data`."""
 
+    _is_param = True  # lets the tensor printer show the body as tensor(...) (torch's repr)
+
     def __new__(cls, data: Tensor | None = None, requires_grad: bool = True):
         if data is None:
             from ember._ops.creation import empty
