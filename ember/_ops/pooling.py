@@ -1,4 +1,731 @@
-"""The pooling kernels: Functions with forward and backward side by side (nn.functional uses them)."""
+"""Pooling: max/avg pooling over 1-3 spatial dims, adaptive pooling, max_unpool.
+
+Windows are strided views of the (padded) input (`_windows`), reduced by NumPy in
+one call. Max pooling remembers, for each output, the flat position of its
+maximum inside the input plane (torch's `indices`); its backward scatters the
+gradient there (`_Scatter`) and the backward of that gathers (`_Gather`), so
+double backward works. Average pooling and adaptive average pooling are linear
+maps whose backward is their transpose, and the transpose's backward is the map
+again. 1-d pooling runs as 2-d pooling over a unit height, as torch does.
+"""
 from __future__ import annotations
 
-__all__ = []
+import numpy as np
+
+from ember._ops.shape import squeeze, unsqueeze
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Function
+
+__all__ = [
+    "max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
+    "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
+    "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+    "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
+    "adaptive_max_pool2d_with_indices", "max_unpool1d", "max_unpool2d",
+]
+
+_ndarray = np.ndarray
+_HALF = frozenset(("float16", "bfloat16"))
+_TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16",
+         "int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+         "bool": "Bool"}
+
+
+def _xp(a):
+    return np if isinstance(a, _ndarray) else a.__array_namespace__()
+
+
+def _as_strided(xp, a, shape, strides):
+    if xp is np:
+        return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(a, shape, strides)
+
+
+def _ntuple(v, n: int, name: str, op: str) -> tuple:
+    """An int or a sequence of 1 or n ints as n ints (torch's _single/_pair/_triple)."""
+    if isinstance(v, (list, tuple)):
+        v = tuple(int(i) for i in v)
+        if len(v) == 1:
+            return v * n
+        if len(v) != n:
+            many = {1: "a single int", 2: "a tuple of two ints", 3: "a tuple of three ints"}
+            raise RuntimeError(f"{op}: {name} must either be a single int, or {many[n]}")
+        return v
+    return (int(v),) * n
+
+
+def _not_implemented(op: str, x: Tensor) -> NotImplementedError:
+    return NotImplementedError(f'"{op}" not implemented for \'{_TYPE[x.dtype.name]}\'')
+
+
+def _out_size(L: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """torch's pooling output length (a window may start in the right padding only in
+    ceil mode, and never entirely outside the input and the left padding)."""
+    span = L + 2 * p - d * (k - 1) - 1
+    o = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (o - 1) * s >= L + p:
+        o -= 1
+    return o
+
+
+def _check_input(x: Tensor, nsp: int, op: str) -> None:
+    """A batch dimension is optional and may be empty; the others must not be."""
+    shape = x._data.shape
+    if x._data.ndim not in (nsp + 1, nsp + 2) or 0 in shape[-nsp - 1:]:
+        lo, hi = nsp + 1, nsp + 2
+        prefix = "" if nsp != 1 else f"{op}: "
+        raise RuntimeError(f"{prefix}Expected {lo}D or {hi}D (batch mode) tensor with optional "
+                           f"0 dim batch size for input, but got:{list(shape)}")
+
+
+def _geometry(x: Tensor, nsp: int, kernel_size, stride, padding, dilation, ceil_mode,
+              op: str) -> tuple:
+    """Checked (kernel, stride, padding, dilation, output sizes) for a pooling call."""
+    k = _ntuple(kernel_size, nsp, "kernel_size", op)
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
+        _ntuple(stride, nsp, "stride", op)
+    p = _ntuple(padding, nsp, "padding", op)
+    d = _ntuple(dilation, nsp, "dilation", op)
+    if min(k) <= 0:
+        got = f"kH: {k[-2]} kW: {k[-1]}" if nsp > 1 else f"kW: {k[0]}"
+        raise RuntimeError(f"kernel size should be greater than zero, but got {got}")
+    if 0 in s:
+        raise RuntimeError("stride should not be zero")
+    if min(s) < 0:
+        raise RuntimeError("stride should be greater than zero")
+    if min(d) <= 0:
+        raise RuntimeError("dilation should be greater than zero")
+    for ki, pi, di in zip(k, p, d):
+        if pi < 0:
+            raise RuntimeError("pad must be non-negative")
+        if pi > (di * (ki - 1) + 1) // 2:
+            raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
+                               f"pad={pi}, kernel_size={ki} and dilation={di}")
+    L = x._data.shape[-nsp:]
+    o = tuple(_out_size(*a, ceil_mode) for a in zip(L, k, s, p, d))
+    if min(o) < 1:
+        c = x._data.shape[-nsp - 1]
+        raise RuntimeError(f"Given input size: ({'x'.join(map(str, (c,) + L))}). Calculated "
+                           f"output size: ({'x'.join(map(str, (c,) + o))}). Output size is "
+                           "too small")
+    return k, s, p, d, o
+
+
+def _padded(a, nsp: int, p, o, k, s, d, fill):
+    """`a` with `p` in front of each spatial dim and enough behind for the last window."""
+    L = a.shape[-nsp:]
+    after = [max(0, (oi - 1) * si + di * (ki - 1) + 1 - Li - pi)
+             for Li, oi, ki, si, pi, di in zip(L, o, k, s, p, d)]
+    if not any(p) and not any(after):
+        return a
+    xp = _xp(a)
+    out = xp.full(a.shape[:-nsp] + tuple(Li + pi + qi for Li, pi, qi in zip(L, p, after)),
+                  fill, a.dtype)
+    out[(Ellipsis,) + tuple(slice(pi, pi + Li) for pi, Li in zip(p, L))] = a
+    return out
+
+
+def _windows(a, nsp: int, o, k, s, d):
+    """A read-only strided view (..., o1..on, k1..kn) of the pooling windows of `a`."""
+    st = a.strides[-nsp:]
+    shape = a.shape[:-nsp] + tuple(o) + tuple(k)
+    strides = (a.strides[:-nsp] + tuple(si * sti for si, sti in zip(s, st))
+               + tuple(di * sti for di, sti in zip(d, st)))
+    return _as_strided(_xp(a), a, shape, strides)
+
+
+def _lowest(dtype):
+    if dtype.kind == "f" or dtype.name == "bfloat16":
+        return -np.inf
+    if dtype.kind == "b":
+        return False
+    return np.iinfo(dtype).min
+
+
+# ----------------------------------------------------------------- scatter / gather pair
+def _flat2(a, nsp: int):
+    """(rows, plane) view of a (..., spatial) array."""
+    n = 1
+    for v in a.shape[-nsp:]:
+        n *= v
+    return a.reshape(-1, n)
+
+
+class _Scatter(Function):
+    """Gradient of max pooling: each output's gradient goes to its argmax position.
+
+    `index` (..., o...) holds flat positions within each input plane `plane`;
+    positions repeat only when windows overlap (`unique` False), and then add up.
+    """
+
+    _node_name = "MaxPool2DWithIndicesBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad: Tensor, index, plane: tuple, unique: bool) -> Tensor:
+        g = grad._data
+        ctx.index, ctx.plane, ctx.unique = index, plane, unique
+        xp = _xp(g)
+        nsp = len(plane)
+        lead = g.shape[:-nsp]
+        P = 1
+        for v in plane:
+            P *= v
+        g2 = _flat2(g, nsp)
+        i2 = _flat2(index, nsp)
+        rows = g2.shape[0]
+        if unique or g2.size == 0:
+            out = xp.zeros((rows, P), g.dtype)
+            xp.put_along_axis(out, i2, g2, axis=1) if xp is np else _put_rows(out, i2, g2)
+        else:
+            flat = (xp.arange(rows, dtype=np.int64)[:, None] * P + i2).reshape(-1)
+            work = g2.reshape(-1)
+            if work.dtype.kind != "f" or work.dtype.itemsize < 4:
+                work = work.astype(np.float32)
+            out = xp.bincount(flat, weights=work, minlength=rows * P).astype(g.dtype)
+        return _make(out.reshape(lead + plane))
+
+    @staticmethod
+    def backward(ctx, gg: Tensor):
+        return _Gather.apply(gg, ctx.index, len(ctx.plane)), None, None, None
+
+
+def _put_rows(out, i2, g2) -> None:
+    rows = out.shape[0]
+    xp = _xp(out)
+    r = xp.arange(rows)[:, None]
+    out[r, i2] = g2
+
+
+class _Gather(Function):
+    """Values of `x` (..., plane) at the flat plane positions `index` (..., o...): the
+    transpose of `_Scatter` (max_unpool's backward, and max pooling's double backward)."""
+
+    _node_name = "MaxUnpool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, index, nsp: int) -> Tensor:
+        a = x._data
+        ctx.index, ctx.plane = index, a.shape[a.ndim - nsp:]
+        a2 = _flat2(a, nsp)
+        i2 = index.reshape(a2.shape[0], -1)
+        xp = _xp(a)
+        out = xp.take_along_axis(a2, i2, axis=1) if i2.size else xp.zeros(i2.shape, a.dtype)
+        return _make(out.reshape(index.shape))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return _Scatter.apply(grad, ctx.index, ctx.plane, False), None, None
+
+
+# ----------------------------------------------------------------- max pooling
+def _argmax_positions(arg, o, k, s, p, d, L, xp):
+    """Flat input-plane positions of the window maxima: `arg` indexes inside each window."""
+    nsp = len(o)
+    offsets = xp.unravel_index(arg, k) if nsp > 1 else (arg,)
+    flat = None
+    for i in range(nsp):
+        grid = xp.arange(o[i], dtype=np.int64).reshape((o[i],) + (1,) * (nsp - 1 - i))
+        pos = grid * s[i] - p[i] + offsets[i] * d[i]
+        flat = pos if flat is None else flat * L[i] + pos
+    return flat
+
+
+class _MaxPool(Function):
+    """Max pooling over the last `nsp` dims; returns (values, indices)."""
+
+    _node_name = "MaxPool2DWithIndicesBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, nsp: int, k, s, p, d, o):
+        a = x._data
+        xp = _xp(a)
+        L = a.shape[-nsp:]
+        win = _windows(_padded(a, nsp, p, o, k, s, d, _lowest(a.dtype)), nsp, o, k, s, d)
+        K = 1
+        for v in k:
+            K *= v
+        flat = win.reshape(win.shape[:a.ndim] + (K,))  # the one copy: windows side by side
+        if flat.size:
+            arg = flat.argmax(-1)
+            values = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
+        else:
+            arg = xp.zeros(flat.shape[:-1], np.int64)
+            values = xp.zeros(flat.shape[:-1], a.dtype)
+        index = _argmax_positions(arg, o, k, s, p, d, L, xp)
+        index = xp.broadcast_to(index, values.shape).astype(np.int64)
+        ctx.index, ctx.plane = index, L
+        ctx.unique = all(si >= di * (ki - 1) + 1 for si, ki, di in zip(s, k, d))
+        indices = _make(index)
+        ctx.mark_non_differentiable(indices)
+        return _make(values), indices
+
+    @staticmethod
+    def backward(ctx, grad: Tensor, _grad_indices):
+        return _Scatter.apply(grad, ctx.index, ctx.plane, ctx.unique), *(None,) * 6
+
+
+class _MaxPool3d(_MaxPool):
+    _node_name = "MaxPool3DWithIndicesBackward0"
+
+
+def _max_pool(input: Tensor, nsp: int, kernel_size, stride, padding, dilation, ceil_mode,
+              op: str):
+    _check_input(input, nsp, op)
+    if input.dtype.name == "bool":
+        raise _not_implemented(op, input)
+    k, s, p, d, o = _geometry(input, nsp, kernel_size, stride, padding, dilation, ceil_mode, op)
+    cls = _MaxPool3d if nsp == 3 else _MaxPool
+    return cls.apply(input, nsp, k, s, p, d, o)
+
+
+def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple:
+    """2-d max pooling returning (values, indices into each input plane)."""
+    return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """2-d max pooling over (N, C, H, W) or (C, H, W); windows may run into -inf padding
+    and, with ceil_mode, past the right edge (torch.nn.functional.max_pool2d)."""
+    out = _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    return out if return_indices else out[0]
+
+
+def max_pool3d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple:
+    """3-d max pooling returning (values, indices into each input volume)."""
+    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, "max_pool3d")
+
+
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """3-d max pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    out = _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, "max_pool3d")
+    return out if return_indices else out[0]
+
+
+def _one(v, name: str) -> tuple:
+    """A 1-d pooling argument as the (1, v) pair the 2-d kernel takes."""
+    if isinstance(v, (list, tuple)):
+        if len(v) != 1:
+            raise RuntimeError(f"max_pool1d() {name} must be an int or int list of size 1 but "
+                               f"got size {len(v)}")
+        v = v[0]
+    return v
+
+
+def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple:
+    """1-d max pooling returning (values, indices)."""
+    _check_input(input, 1, "max_pool1d")
+    s = None if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
+        (1, _one(stride, "stride"))
+    k = (1, _one(kernel_size, "kernel_size"))
+    x = unsqueeze(input, -2)
+    values, indices = _max_pool(x, 2, k, s if s is not None else k, (0, _one(padding, "padding")),
+                                (1, _one(dilation, "dilation")), ceil_mode, "max_pool1d")
+    return squeeze(values, -2), squeeze(indices, -2)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False):
+    """1-d max pooling over (N, C, L) or (C, L)."""
+    out = max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
+    return out if return_indices else out[0]
+
+
+# ----------------------------------------------------------------- average pooling
+def _divisors(L, o, k, s, p, count_include_pad: bool, xp, dtype):
+    """How many elements each window averages over, as an (o1, ..., on) array."""
+    nsp = len(o)
+    div = None
+    for i in range(nsp):
+        start = np.arange(o[i], dtype=np.int64) * s[i] - p[i]
+        end = np.minimum(start + k[i], L[i] + p[i])
+        if count_include_pad:
+            n = end - start
+        else:
+            n = np.minimum(end, L[i]) - np.maximum(start, 0)
+        n = n.reshape((o[i],) + (1,) * (nsp - 1 - i))
+        div = n if div is None else div * n
+    return xp.asarray(div.astype(dtype))
+
+
+class _AvgPool(Function):
+    """Average pooling over the last `nsp` dims; `div` holds each window's divisor."""
+
+    _node_name = "AvgPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, nsp: int, k, s, p, o, div) -> Tensor:
+        a = x._data
+        ones = (1,) * nsp
+        ctx.geometry = (nsp, k, s, p, o, div, a.shape[-nsp:])
+        win = _windows(_padded(a, nsp, p, o, k, s, ones, 0), nsp, o, k, s, ones)
+        axes = tuple(range(a.ndim, a.ndim + nsp))
+        if a.dtype.kind in "iu":  # torch divides integer sums with truncation
+            total = win.sum(axes, dtype=np.int64)
+            return _make(_xp(a).trunc(total / div).astype(a.dtype))
+        total = win.sum(axes, dtype=div.dtype)
+        total /= div
+        return _make(total.astype(a.dtype, copy=False))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return _AvgPoolT.apply(grad, *ctx.geometry), *(None,) * 6
+
+
+class _AvgPool3d(_AvgPool):
+    _node_name = "AvgPool3DBackward0"
+
+
+class _AvgPoolT(Function):
+    """The transpose of average pooling: each window's share goes back to its elements."""
+
+    _node_name = "AvgPool2DBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad: Tensor, nsp: int, k, s, p, o, div, L) -> Tensor:
+        g = grad._data
+        xp = _xp(g)
+        ctx.geometry = (nsp, k, s, p, o, div)
+        share = g / div if g.dtype.kind == "f" and g.dtype.itemsize >= 4 else \
+            g.astype(div.dtype) / div
+        lead = g.shape[:-nsp]
+        full = tuple(max(Li + 2 * pi, (oi - 1) * si + ki)
+                     for Li, pi, oi, si, ki in zip(L, p, o, s, k))
+        buf = xp.zeros(lead + full, share.dtype)
+        if all(si >= ki for si, ki in zip(s, k)):  # windows don't overlap: one strided write
+            st = buf.strides[-nsp:]
+            view = (np.lib.stride_tricks.as_strided if xp is np else
+                    xp.lib.stride_tricks.as_strided)(
+                buf, lead + tuple(o) + tuple(k),
+                buf.strides[:-nsp] + tuple(si * t for si, t in zip(s, st)) + st)
+            view[...] = share.reshape(share.shape + (1,) * nsp)
+        else:  # overlapping windows: one strided add per kernel offset
+            for offset in np.ndindex(*k):
+                key = (Ellipsis,) + tuple(slice(j, j + si * (oi - 1) + 1, si)
+                                          for j, si, oi in zip(offset, s, o))
+                buf[key] += share
+        out = buf[(Ellipsis,) + tuple(slice(pi, pi + Li) for pi, Li in zip(p, L))]
+        return _make(out.astype(g.dtype))
+
+    @staticmethod
+    def backward(ctx, gg: Tensor):
+        cls = _AvgPool3d if ctx.geometry[0] == 3 else _AvgPool
+        return cls.apply(gg, *ctx.geometry), *(None,) * 7
+
+
+def _avg_pool(input: Tensor, nsp: int, kernel_size, stride, padding, ceil_mode,
+              count_include_pad, divisor_override, op: str) -> Tensor:
+    if input._data.ndim not in (nsp + 1, nsp + 2) or 0 in input._data.shape[-nsp - 1:]:
+        _check_input(input, nsp, op)
+    if input.dtype.name == "bool":
+        raise _not_implemented(op, input)
+    k, s, p, _, o = _geometry(input, nsp, kernel_size, stride, padding, 1, ceil_mode, op)
+    if divisor_override is not None and divisor_override == 0:
+        raise RuntimeError("divisor must be not zero")
+    a = input._data
+    xp = _xp(a)
+    dtype = np.float64 if a.dtype == np.float64 else np.float32
+    if divisor_override is not None:
+        div = xp.asarray(np.full((1,) * nsp, divisor_override, dtype))
+    else:
+        div = _divisors(a.shape[-nsp:], o, k, s, p, count_include_pad, xp, dtype)
+    cls = _AvgPool3d if nsp == 3 else _AvgPool
+    return cls.apply(input, nsp, k, s, p, o, div)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """2-d average pooling; zero padding counts toward the divisor unless
+    count_include_pad=False, and divisor_override replaces the divisor altogether."""
+    return _avg_pool(input, 2, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, "avg_pool2d")
+
+
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """3-d average pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, "avg_pool3d")
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """1-d average pooling over (N, C, L) or (C, L)."""
+    if input._data.ndim not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input._data.ndim}-dimensional "
+                           "tensor for argument #1 'self' (while checking arguments for "
+                           "avg_pool1d)")
+    k = (1, _one(kernel_size, "kernel_size"))
+    s = k if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
+        (1, _one(stride, "stride"))
+    out = _avg_pool(unsqueeze(input, -2), 2, k, s, (0, _one(padding, "padding")), ceil_mode,
+                    count_include_pad, None, "avg_pool1d")
+    return squeeze(out, -2)
+
+
+# ----------------------------------------------------------------- adaptive pooling
+def _bounds(L: int, o: int):
+    """Start and end (exclusive) of torch's adaptive windows along one dim."""
+    i = np.arange(o, dtype=np.int64)
+    return (i * L) // o, ((i + 1) * L + o - 1) // o
+
+
+def _adaptive_sizes(input: Tensor, output_size, nsp: int, op: str) -> tuple:
+    shape = input._data.shape
+    if input._data.ndim not in (nsp + 1, nsp + 2):
+        raise RuntimeError(f"{op}(): Expected {nsp + 1}D or {nsp + 2}D tensor, but got "
+                           f"{list(shape)}")
+    for i in range(input._data.ndim - nsp, input._data.ndim):
+        if shape[i] == 0:
+            raise RuntimeError(f"{op}(): Expected input to have non-zero size for non-batch "
+                               f"dimensions, but input has sizes {list(shape)} with dimension "
+                               f"{i} being empty")
+    if isinstance(output_size, (list, tuple)):
+        if len(output_size) != nsp:
+            raise RuntimeError(f"{op}: output_size must be {nsp}")
+        sizes = tuple(shape[-nsp + i] if v is None else int(v) for i, v in enumerate(output_size))
+    else:
+        sizes = (int(output_size),) * nsp
+    if min(sizes) < 0:
+        raise RuntimeError(f"{op}: elements of output_size must be greater than or equal to 0 "
+                           f"but received {list(sizes)}")
+    if input.dtype.name not in ("float32", "float64", "float16", "bfloat16"):
+        raise _not_implemented(op, input)
+    return sizes
+
+
+def _apply_maps(a, maps):
+    """Contract the last len(maps) dims of `a` with per-dim matrices (o_i, L_i)."""
+    nsp = len(maps)
+    for i, m in enumerate(maps):
+        axis = a.ndim - nsp + i
+        if axis == a.ndim - 1:
+            a = a @ m.T
+        elif axis == a.ndim - 2:
+            a = m @ a
+        else:
+            a = _xp(a).moveaxis(_xp(a).moveaxis(a, axis, -1) @ m.T, -1, axis)
+    return a
+
+
+class _AdaptiveAvgPool(Function):
+    """Adaptive average pooling as one averaging matrix per spatial dim."""
+
+    _node_name = "AdaptiveAvgPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, maps) -> Tensor:
+        a = x._data
+        ctx.maps = maps
+        work = a if a.dtype == maps[0].dtype else a.astype(maps[0].dtype)
+        return _make(_apply_maps(work, maps).astype(a.dtype, copy=False))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return _AdaptiveAvgPoolT.apply(grad, ctx.maps), None
+
+
+class _AdaptiveAvgPoolT(Function):
+    _node_name = "AdaptiveAvgPool2DBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad: Tensor, maps) -> Tensor:
+        g = grad._data
+        ctx.maps = maps
+        work = g if g.dtype == maps[0].dtype else g.astype(maps[0].dtype)
+        return _make(_apply_maps(work, [m.T for m in maps]).astype(g.dtype, copy=False))
+
+    @staticmethod
+    def backward(ctx, gg: Tensor):
+        return _AdaptiveAvgPool.apply(gg, ctx.maps), None
+
+
+def _averaging_map(L: int, o: int, xp, dtype):
+    start, end = _bounds(L, o)
+    j = np.arange(L)
+    inside = (j >= start[:, None]) & (j < end[:, None])
+    return xp.asarray((inside / (end - start)[:, None]).astype(dtype))
+
+
+def _adaptive_avg(input: Tensor, output_size, nsp: int, op: str) -> Tensor:
+    sizes = _adaptive_sizes(input, output_size, nsp, op)
+    a = input._data
+    xp = _xp(a)
+    dtype = np.float64 if a.dtype == np.float64 else np.float32
+    maps = [_averaging_map(L, o, xp, dtype) for L, o in zip(a.shape[-nsp:], sizes)]
+    return _AdaptiveAvgPool.apply(input, maps)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed (H_out, W_out): window i spans
+    [floor(i*H/H_out), ceil((i+1)*H/H_out)); None keeps that input size."""
+    return _adaptive_avg(input, output_size, 2, "adaptive_avg_pool2d")
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """Average pooling of (N, C, L) or (C, L) to a fixed length."""
+    if input._data.ndim not in (2, 3):
+        raise RuntimeError(f"adaptive_avg_pool1d(): Expected 2D or 3D tensor, but got "
+                           f"{list(input._data.shape)}")
+    o = _one(output_size, "output_size")
+    return squeeze(_adaptive_avg(unsqueeze(input, -2), (1, o), 2, "adaptive_avg_pool1d"), -2)
+
+
+class _AdaptiveMaxPool(Function):
+    """Adaptive max pooling; windows of unequal length are padded by repeating their last
+    element (which never changes a maximum or its first position)."""
+
+    _node_name = "AdaptiveMaxPool2DBackward0"
+
+    @staticmethod
+    def forward(ctx, x: Tensor, sizes):
+        a = x._data
+        xp = _xp(a)
+        nsp = len(sizes)
+        L = a.shape[-nsp:]
+        picks = []
+        for Li, oi in zip(L, sizes):
+            start, end = _bounds(Li, oi)
+            width = int((end - start).max())
+            pick = np.minimum(start[:, None] + np.arange(width), end[:, None] - 1)
+            picks.append(pick)
+        key = []
+        for i, pick in enumerate(picks):  # dims (o1, k1, o2, k2, ...), each pick on its pair
+            shape = [1] * (2 * nsp)
+            shape[2 * i], shape[2 * i + 1] = pick.shape
+            key.append(xp.asarray(pick.reshape(shape)))
+        g = a[(Ellipsis,) + tuple(key)]
+        lead = g.ndim - 2 * nsp
+        g = g.transpose(tuple(range(lead)) + tuple(lead + 2 * i for i in range(nsp))
+                        + tuple(lead + 2 * i + 1 for i in range(nsp)))
+        kshape = tuple(pk.shape[1] for pk in picks)
+        K = 1
+        for v in kshape:
+            K *= v
+        flat = g.reshape(g.shape[:lead + nsp] + (K,))
+        if flat.size:
+            arg = flat.argmax(-1)
+            values = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
+        else:
+            arg = xp.zeros(flat.shape[:-1], np.int64)
+            values = xp.zeros(flat.shape[:-1], a.dtype)
+        offsets = xp.unravel_index(arg, kshape) if nsp > 1 else (arg,)
+        index = None
+        for i in range(nsp):
+            oi = sizes[i]
+            grid = xp.arange(oi).reshape((oi,) + (1,) * (nsp - 1 - i))
+            pos = xp.asarray(picks[i])[grid, offsets[i]]
+            index = pos if index is None else index * L[i] + pos
+        index = xp.broadcast_to(index, values.shape).astype(np.int64)
+        ctx.index, ctx.plane = index, L
+        indices = _make(index)
+        ctx.mark_non_differentiable(indices)
+        return _make(values), indices
+
+    @staticmethod
+    def backward(ctx, grad: Tensor, _grad_indices):
+        return _Scatter.apply(grad, ctx.index, ctx.plane, False), None
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size,
+                                     return_indices: bool = False) -> tuple:
+    """Adaptive 2-d max pooling returning (values, indices)."""
+    sizes = _adaptive_sizes(input, output_size, 2, "adaptive_max_pool2d")
+    return _AdaptiveMaxPool.apply(input, sizes)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling to a fixed (H_out, W_out), windows as in adaptive_avg_pool2d."""
+    out = adaptive_max_pool2d_with_indices(input, output_size)
+    return out if return_indices else out[0]
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size,
+                                     return_indices: bool = False) -> tuple:
+    """Adaptive 1-d max pooling returning (values, indices)."""
+    if input._data.ndim not in (2, 3):
+        raise RuntimeError(f"adaptive_max_pool1d(): Expected 2D or 3D tensor, but got "
+                           f"{list(input._data.shape)}")
+    o = _one(output_size, "output_size")
+    sizes = _adaptive_sizes(unsqueeze(input, -2), (1, o), 2, "adaptive_max_pool1d")
+    values, indices = _AdaptiveMaxPool.apply(unsqueeze(input, -2), sizes)
+    return squeeze(values, -2), squeeze(indices, -2)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """Max pooling of (N, C, L) or (C, L) to a fixed length."""
+    out = adaptive_max_pool1d_with_indices(input, output_size)
+    return out if return_indices else out[0]
+
+
+# ----------------------------------------------------------------- max unpooling
+class _MaxUnpool(_Scatter):
+    """max_unpool: values written at their indices in a zero plane (the last write wins
+    where indices repeat, as in torch)."""
+
+    _node_name = "MaxUnpool2DBackward0"
+
+
+def _unpool_size(input: Tensor, nsp: int, k, s, p, output_size) -> tuple:
+    shape = input._data.shape
+    default = tuple((shape[-nsp + i] - 1) * s[i] - 2 * p[i] + k[i] for i in range(nsp))
+    if output_size is None:
+        return default
+    output_size = tuple(int(v) for v in output_size)
+    if len(output_size) == nsp + 2 or len(output_size) == input._data.ndim:
+        output_size = output_size[-nsp:]
+    if len(output_size) != nsp:
+        raise ValueError(f"output_size should be a sequence containing {nsp} or {nsp + 2} "
+                         f"elements, but it has a length of '{len(output_size)}'")
+    for i in range(nsp):
+        lo, hi = default[i] - s[i], default[i] + s[i]
+        if not lo < output_size[i] < hi:
+            raise ValueError(f'invalid output_size "{list(output_size)}" (dim {i} must be '
+                             f"between {lo} and {hi})")
+    return output_size
+
+
+def _max_unpool(input: Tensor, indices: Tensor, nsp: int, kernel_size, stride, padding,
+                output_size, op: str) -> Tensor:
+    k = _ntuple(kernel_size, nsp, "kernel_size", op)
+    s = k if stride is None else _ntuple(stride, nsp, "stride", op)
+    p = _ntuple(padding, nsp, "padding", op)
+    plane = _unpool_size(input, nsp, k, s, p, output_size)
+    if indices.dtype.name != "int64":
+        raise RuntimeError(f"elements in indices should be type int64 but got: "
+                           f"{indices.dtype.name.capitalize()}")
+    if indices._data.shape != input._data.shape:
+        raise RuntimeError(f"Expected shape of indices to be same as that of the input tensor "
+                           f"({list(input._data.shape)}) but got indices tensor with shape: "
+                           f"({list(indices._data.shape)})")
+    index = indices._data
+    P = 1
+    for v in plane:
+        P *= v
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= P):
+        bad = int(index.max()) if int(index.max()) >= P else int(index.min())
+        raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size "
+                           f"{'x'.join(map(str, plane))}")
+    return _MaxUnpool.apply(input, index, tuple(plane), True)
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The partial inverse of max_pool2d: values go back to their `indices`, zeros elsewhere;
+    output_size picks among the sizes that pooling maps to the input's."""
+    return _max_unpool(input, indices, 2, kernel_size, stride, padding, output_size,
+                       "max_unpool2d")
+
+
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The partial inverse of max_pool1d."""
+    k = _ntuple(kernel_size, 1, "kernel_size", "max_unpool1d")
+    s = k if stride is None else _ntuple(stride, 1, "stride", "max_unpool1d")
+    p = _ntuple(padding, 1, "padding", "max_unpool1d")
+    size = _unpool_size(input, 1, k, s, p, output_size)
+    return _max_unpool(input, indices, 1, k, s, p, size, "max_unpool1d")

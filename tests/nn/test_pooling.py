@@ -1,0 +1,214 @@
+"""Pooling against torch: max/avg/adaptive pooling, unpooling, indices, grads, errors."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracle import assert_same, check, check_error, randn, to_ember, to_torch
+
+import ember
+
+
+def second_order(fn, x: np.ndarray, seed: int = 1):
+    """d/dx <v, d/dx <w, fn(x)>>: backward formulas are themselves differentiable."""
+    results = []
+    for lib, conv in ((torch, to_torch), (ember, to_ember)):
+        t = conv(x, True)
+        out = fn(lib, t)
+        w = conv(np.random.default_rng(seed).standard_normal(tuple(out.shape)))
+        (g,) = lib.autograd.grad((out * w).sum(), t, create_graph=True)
+        v = conv(np.random.default_rng(seed + 1).standard_normal(x.shape))
+        (gg,) = lib.autograd.grad((g * g * v).sum(), t, allow_unused=True)
+        results.append(gg)
+    if results[1] is None:
+        assert results[0] is None
+    else:
+        assert_same(results[1], results[0], what="second-order grad")
+
+
+# ----------------------------------------------------------------- max pooling
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 1), d=st.integers(1, 2),
+       ceil=st.booleans(), H=st.integers(4, 7), W=st.integers(4, 7))
+def test_max_pool2d_geometry(k, s, p, d, ceil, H, W):
+    if p > (d * (k - 1) + 1) // 2:
+        p = 0
+    x = randn(2, 3, H, W, seed=H * W)
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, k, s, p, d, ceil, True), x)
+
+
+@pytest.mark.parametrize("args", [dict(kernel_size=(2, 3)), dict(kernel_size=3, stride=(1, 2)),
+                                  dict(kernel_size=2, stride=1, padding=1, ceil_mode=True),
+                                  dict(kernel_size=(3, 1), dilation=(2, 1), padding=(1, 0))])
+def test_max_pool2d_tuples_unbatched_transposed(args):
+    x = randn(3, 7, 6)
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, **args, return_indices=True), x)
+    xt = randn(2, 3, 6, 7).transpose(0, 1, 3, 2)  # non-contiguous
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, **args), xt)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int64])
+def test_max_pool2d_dtypes(dtype):
+    x = (randn(2, 2, 6, 6) * 10).astype(dtype)
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, 3, 2, 1, return_indices=True), x)
+
+
+def test_max_pool_bfloat16_empty_batch_and_double_backward():
+    import ml_dtypes
+    x = randn(1, 2, 5, 5).astype(ml_dtypes.bfloat16)
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, 2), x)
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, 2, return_indices=True),
+          randn(0, 2, 4, 4))
+    second_order(lambda lib, x: lib.nn.functional.max_pool2d(x, 3, 1, 1) ** 2, randn(2, 2, 5, 5))
+    second_order(lambda lib, x: lib.nn.functional.max_pool2d(x, 2) ** 2, randn(2, 2, 4, 4))
+
+
+@pytest.mark.parametrize("args", [(2,), (3, 1, 1), (3, 2, 1, 2, True), (2, 3, 0, 1, True)])
+def test_max_pool1d(args):
+    check(lambda lib, x: lib.nn.functional.max_pool1d(x, *args, return_indices=True),
+          randn(2, 3, 9))
+    check(lambda lib, x: lib.nn.functional.max_pool1d(x, *args), randn(3, 9))
+    out = ember.nn.functional.max_pool1d(to_ember(randn(2, 3, 9), True), *args)
+    assert out.grad_fn.name() == "SqueezeBackward1"
+
+
+def test_max_pool3d():
+    check(lambda lib, x: lib.nn.functional.max_pool3d(x, 2, 1, 1, return_indices=True),
+          randn(1, 2, 4, 5, 3))
+    check(lambda lib, x: lib.nn.functional.max_pool3d(x, (2, 1, 2)), randn(2, 4, 4, 5))
+
+
+def test_max_pool_nan_and_ties():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = np.nan
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, 2, return_indices=True), x)
+
+
+def test_max_pool_grad_fn_names():
+    x = to_ember(randn(1, 1, 4, 4), True)
+    assert ember.nn.functional.max_pool2d(x, 2).grad_fn.name() == \
+        "MaxPool2DWithIndicesBackward0"
+    assert ember.nn.functional.avg_pool2d(x, 2).grad_fn.name() == "AvgPool2DBackward0"
+    assert ember.nn.functional.adaptive_avg_pool2d(x, 3).grad_fn.name() == \
+        "AdaptiveAvgPool2DBackward0"
+    assert ember.nn.functional.adaptive_max_pool2d(x, 3).grad_fn.name() == \
+        "AdaptiveMaxPool2DBackward0"
+    idx = ember.nn.functional.max_pool2d(x, 2, return_indices=True)[1]
+    assert idx.dtype == ember.int64 and not idx.requires_grad
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.nn.functional.max_pool2d(x, 2, padding=2),
+    lambda lib, x: lib.nn.functional.max_pool2d(x, 9),
+    lambda lib, x: lib.nn.functional.max_pool2d(x, 2, stride=0),
+    lambda lib, x: lib.nn.functional.max_pool2d(x[0, 0], 2),
+    lambda lib, x: lib.nn.functional.max_pool2d(x[:, :0], 2),
+    lambda lib, x: lib.nn.functional.max_pool1d(x, 2),
+    lambda lib, x: lib.nn.functional.avg_pool2d(x, 2, padding=2),
+    lambda lib, x: lib.nn.functional.avg_pool2d(x, 9),
+    lambda lib, x: lib.nn.functional.avg_pool1d(x, 2),
+    lambda lib, x: lib.nn.functional.avg_pool2d(x, 2, divisor_override=0),
+    lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (2,)),
+    lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x[0, 0], 2),
+    lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x[:, :, :0], 2),
+    lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x.long(), 2),
+    lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x.long(), 2),
+])
+def test_pool_errors(call):
+    check_error(call, randn(2, 3, 8, 8, dtype=np.float32))
+
+
+def test_pool_error_messages():
+    x = randn(2, 3, 8, 8)
+    check_error(lambda lib, x: lib.nn.functional.max_pool2d(x, 2, padding=2), x,
+                match=r"pad should be at most half of effective kernel size, but got pad=2, "
+                      r"kernel_size=2 and dilation=1")
+    check_error(lambda lib, x: lib.nn.functional.max_pool2d(x, 9), x,
+                match=r"Given input size: \(3x8x8\). Calculated output size: \(3x0x0\). "
+                      r"Output size is too small")
+    check_error(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x.long(), 2), x,
+                match="\"adaptive_avg_pool2d\" not implemented for 'Long'")
+
+
+# ----------------------------------------------------------------- average pooling
+@settings(max_examples=25, deadline=None)
+@given(k=st.integers(1, 3), s=st.integers(1, 3), p=st.integers(0, 1), ceil=st.booleans(),
+       cip=st.booleans(), div=st.sampled_from([None, 3]), H=st.integers(3, 7))
+def test_avg_pool2d_geometry(k, s, p, ceil, cip, div, H):
+    if 2 * p > k:
+        p = 0
+    check(lambda lib, x: lib.nn.functional.avg_pool2d(x, k, s, p, ceil, cip, div),
+          randn(2, 2, H, 5, seed=H))
+
+
+def test_avg_pool_variants():
+    check(lambda lib, x: lib.nn.functional.avg_pool2d(x, (3, 2), (2, 1), (1, 1)), randn(3, 6, 5))
+    check(lambda lib, x: lib.nn.functional.avg_pool2d(x, 2), randn(2, 3, 4, 6).swapaxes(2, 3))
+    check(lambda lib, x: lib.nn.functional.avg_pool1d(x, 3, 2, 1, True, False), randn(2, 3, 8))
+    check(lambda lib, x: lib.nn.functional.avg_pool1d(x, 2), randn(3, 8))
+    check(lambda lib, x: lib.nn.functional.avg_pool3d(x, 2, 1, 1, False, False),
+          randn(1, 2, 3, 4, 5))
+    check(lambda lib, x: lib.nn.functional.avg_pool2d(x, 2), randn(2, 2, 4, 4, dtype=np.float16))
+    check(lambda lib, x: lib.nn.functional.avg_pool2d(x, 2), randn(0, 2, 4, 4))
+    ints = np.arange(2 * 2 * 5 * 5).reshape(2, 2, 5, 5) - 40
+    check(lambda lib, x: lib.nn.functional.avg_pool2d(x, 3, 2, 1), ints)
+    second_order(lambda lib, x: lib.nn.functional.avg_pool2d(x, 3, 1, 1) ** 2, randn(1, 2, 4, 4))
+    second_order(lambda lib, x: lib.nn.functional.avg_pool2d(x, 2) ** 2, randn(1, 2, 4, 4))
+
+
+# ----------------------------------------------------------------- adaptive pooling
+@settings(max_examples=25, deadline=None)
+@given(H=st.integers(1, 9), W=st.integers(1, 9), oh=st.integers(1, 6), ow=st.integers(1, 6))
+def test_adaptive_pool2d(H, W, oh, ow):
+    x = randn(2, 3, H, W, seed=H + 10 * W)
+    check(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (oh, ow)), x)
+    check(lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, (oh, ow), True), x)
+
+
+def test_adaptive_pool_variants():
+    check(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, (3, None)), randn(3, 7, 5))
+    check(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, 1), randn(2, 3, 7, 5))
+    check(lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, (None, 2)), randn(3, 7, 5))
+    check(lambda lib, x: lib.nn.functional.adaptive_avg_pool1d(x, 4), randn(2, 3, 9))
+    check(lambda lib, x: lib.nn.functional.adaptive_max_pool1d(x, 4, True), randn(3, 9))
+    check(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, 3),
+          randn(2, 2, 5, 7, dtype=np.float32).swapaxes(2, 3))
+    check(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, 2), randn(0, 2, 5, 5))
+    check(lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, 3),
+          randn(1, 2, 5, 5, dtype=np.float16))
+    second_order(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, 3) ** 2,
+                 randn(1, 2, 5, 4))
+    second_order(lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, 3) ** 2,
+                 randn(1, 2, 5, 4))
+
+
+# ----------------------------------------------------------------- unpooling
+@pytest.mark.parametrize("args,n", [((2,), 6), ((3, 2, 1), 5), ((2, 1), 6)])
+def test_max_unpool2d(args, n):
+    def fn(lib, x):
+        F = lib.nn.functional
+        y, i = F.max_pool2d(x, *args, return_indices=True)
+        return F.max_unpool2d(y * 2, i, *args)
+    check(fn, randn(2, 3, n, n))
+    check(fn, randn(3, n, n))
+
+
+def test_max_unpool_output_size_and_1d():
+    def fn(lib, x):
+        F = lib.nn.functional
+        y, i = F.max_pool2d(x, 2, return_indices=True)
+        return F.max_unpool2d(y, i, 2, output_size=x.shape), F.max_unpool2d(y, i, 2,
+                                                                             output_size=(7, 7))
+    check(fn, randn(1, 2, 7, 7))
+
+    def fn1(lib, x):
+        F = lib.nn.functional
+        y, i = F.max_pool1d(x, 2, return_indices=True)
+        return F.max_unpool1d(y, i, 2)
+    check(fn1, randn(2, 3, 8))
+
+    def bad(lib, x):
+        F = lib.nn.functional
+        y, i = F.max_pool2d(x, 2, return_indices=True)
+        return F.max_unpool2d(y, i, 2, output_size=(9, 9))
+    check_error(bad, randn(1, 2, 7, 7), match="invalid output_size")
