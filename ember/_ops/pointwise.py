@@ -147,6 +147,8 @@ def _tensor_and_scalar(x, s, dtype):
         return x, _wrap_int(s, x.dtype)
     if cls is bool:
         return x, s
+    if isinstance(s, _ndarray) and s.dtype != object:  # torch takes an array as a tensor
+        return _operands(_make(x), _make(np.asarray(s, dtype=_dt.from_numpy_dtype(s.dtype).np)))
     return _tensor_and_scalar(x, _as_number(s), dtype)
 
 
@@ -2374,7 +2376,7 @@ def ge_(input, other) -> Tensor:
 def _comparable(other) -> bool:
     """Whether `tensor == other` compares elementwise; for anything else (None, a string, a
     list) Tensor.__eq__ returns NotImplemented and Python answers by identity, as torch does."""
-    return isinstance(other, (Tensor, bool, int, float, np.bool_, np.number))
+    return isinstance(other, (Tensor, bool, int, float, np.bool_, np.number, _ndarray))
 
 
 def equal(input, other) -> bool:

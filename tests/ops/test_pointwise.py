@@ -994,3 +994,14 @@ def test_inplace_chains_gradients():
     check(lambda lib, a: (a * 1).sin_().cos_().exp2_(), randn(3))
     check(lambda lib, a: (a.abs() + 0.5).atan_().log1p_().rsqrt_(), randn(3))
     check(lambda lib, a: (a * 0.5).atan_().erf_().erfinv_(), randn(3))
+
+
+@pytest.mark.filterwarnings("ignore:__array_wrap__:DeprecationWarning")  # torch's, via NumPy
+def test_numpy_array_operands_act_as_tensors():
+    """tensor op ndarray gives a tensor, the array taking part like a tensor of its dtype
+    (torch gets there through NumPy's reflected operators)."""
+    arrays = [np.array([1.5, -2.0, 3.0]), np.array(2.5), np.array([1, 3, 5], np.int8),
+              np.array([True, False, True])]
+    for arr in arrays:
+        check(lambda lib, a, arr=arr: (a + arr, a * arr, a == arr, a - arr), ints(3), grad=False)
+        check(lambda lib, a, arr=arr: (a * arr, a + arr), randn(3), grad=False)
