@@ -1,0 +1,354 @@
+"""Activation functions against torch: values, dtypes, gradients (first and second order),
+node names, kinks, in-place forms, errors, and the activation modules."""
+import ml_dtypes
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracle import assert_same, check, check_error, randn, to_ember, to_torch
+
+import ember
+
+BF16 = ml_dtypes.bfloat16
+
+# name -> fn(lib, x); each is run through torch.nn.functional and ember.nn.functional
+ACTS = {
+    "relu": lambda F, x: F.relu(x),
+    "relu6": lambda F, x: F.relu6(x),
+    "leaky_relu": lambda F, x: F.leaky_relu(x, 0.2),
+    "elu": lambda F, x: F.elu(x, 0.7),
+    "selu": lambda F, x: F.selu(x),
+    "celu": lambda F, x: F.celu(x, 1.3),
+    "gelu": lambda F, x: F.gelu(x),
+    "gelu_tanh": lambda F, x: F.gelu(x, approximate="tanh"),
+    "silu": lambda F, x: F.silu(x),
+    "mish": lambda F, x: F.mish(x),
+    "sigmoid": lambda F, x: F.sigmoid(x),
+    "tanh": lambda F, x: F.tanh(x),
+    "hardtanh": lambda F, x: F.hardtanh(x, -0.5, 1.0),
+    "hardsigmoid": lambda F, x: F.hardsigmoid(x),
+    "hardswish": lambda F, x: F.hardswish(x),
+    "softplus": lambda F, x: F.softplus(x),
+    "softplus_beta": lambda F, x: F.softplus(x, beta=2.0, threshold=3.0),
+    "softsign": lambda F, x: F.softsign(x),
+    "softmin": lambda F, x: F.softmin(x, dim=-1),
+    "threshold": lambda F, x: F.threshold(x, 0.5, -2.0),
+    "logsigmoid": lambda F, x: F.logsigmoid(x),
+    "tanhshrink": lambda F, x: F.tanhshrink(x),
+    "softshrink": lambda F, x: F.softshrink(x, 0.5),
+    "hardshrink": lambda F, x: F.hardshrink(x, 0.5),
+    "glu": lambda F, x: F.glu(x, -1),
+}
+SMOOTH = ["elu", "selu", "celu", "gelu", "gelu_tanh", "silu", "mish", "sigmoid", "tanh",
+          "softplus", "softplus_beta", "softsign", "softmin", "logsigmoid", "tanhshrink", "glu"]
+# values on every kink of the activations above, plus ordinary points
+KINKS = np.array([0.0, -3.0, 3.0, -0.5, 0.5, 1.0, -1.0, 6.0, 1.5, -2.5, 25.0, -30.0],
+                 dtype=np.float64)
+
+
+def F(lib):
+    return lib.nn.functional
+
+
+def run(name):
+    fn = ACTS[name]
+    return lambda lib, x: fn(F(lib), x)
+
+
+def second_order(fn, *xs, seed=1, **tol):
+    """Gradient and Hessian-vector product (create_graph=True) against torch's."""
+    results = []
+    for lib, conv in ((torch, to_torch), (ember, to_ember)):
+        rng = np.random.default_rng(seed)
+        ts = [conv(x, True) for x in xs]
+        y = fn(lib, *ts)
+        w = conv(rng.standard_normal(tuple(y.shape)))
+        gs = lib.autograd.grad((y * w).sum(), ts, create_graph=True)
+        vs = [conv(rng.standard_normal(x.shape)) for x in xs]
+        total = sum((g * v).sum() for g, v in zip(gs, vs) if g.requires_grad)
+        if not isinstance(total, lib.Tensor):  # every gradient is constant in x
+            results.append((gs, [lib.zeros_like(t) for t in ts]))
+            continue
+        hs = lib.autograd.grad(total, ts, allow_unused=True)
+        results.append((gs, [h if h is not None else lib.zeros_like(t) for h, t in zip(hs, ts)]))
+    (tg, th), (eg, eh) = results
+    assert_same(list(eg), list(tg), what="gradient", **tol)
+    assert_same(list(eh), list(th), what="second derivative", **tol)
+
+
+@pytest.mark.parametrize("name", sorted(ACTS))
+def test_float64_values_and_grads(name):
+    x = np.concatenate([KINKS, randn(12, seed=3) * 4]).reshape(4, 6)
+    e, t = check(run(name), x)
+    assert e.grad_fn.name() == t.grad_fn.name()
+
+
+@pytest.mark.parametrize("name", sorted(ACTS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, BF16])
+def test_low_precision(name, dtype):
+    x = (randn(3, 8, seed=5) * 3).astype(dtype)
+    tol = {} if dtype is np.float32 else {"rtol": 2e-2, "atol": 2e-2}
+    check(run(name), x, **tol)
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTH) + ["leaky_relu", "hardswish", "hardtanh",
+                                                    "threshold", "softshrink", "relu"])
+def test_second_order(name):
+    x = randn(3, 4, seed=7) * 2
+    second_order(run(name), x)
+
+
+@pytest.mark.parametrize("name", sorted(ACTS))
+def test_transposed_zero_dim_and_empty(name):
+    check(lambda lib, x: ACTS[name](F(lib), x.t()), randn(4, 6, seed=2))
+    check(lambda lib, x: ACTS[name](F(lib), x), randn(0, 4))
+    if name not in ("glu", "softmin"):
+        check(run(name), np.array(0.7))
+
+
+def test_float32_stays_float32():
+    x = ember.randn(5, 6)
+    for name, fn in ACTS.items():
+        assert fn(F(ember), x).dtype is ember.float32, name
+        y = ember.randn(5, 6, requires_grad=True)
+        fn(F(ember), y).sum().backward()
+        assert y.grad.dtype is ember.float32, name
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "hardtanh", "threshold"])
+def test_integer_inputs_stay_integer(name):
+    x = np.arange(-4, 8).reshape(3, 4)
+    check(run(name), x)
+
+
+def test_softsign_tanhshrink_integer_to_float():
+    check(run("softsign"), np.arange(-3, 3))
+    check(run("tanhshrink"), np.arange(-3, 3))
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish",
+                                  "hardsigmoid", "hardswish", "softplus", "logsigmoid",
+                                  "softshrink", "hardshrink", "relu6", "threshold"])
+def test_integer_and_bool_errors(name):
+    if name not in ("relu6", "threshold"):
+        check_error(run(name), np.arange(4), match="not implemented for 'Long'")
+    check_error(run(name), np.array([True, False]))
+
+
+def test_errors():
+    x = randn(2, 3)
+    check_error(lambda lib, x: F(lib).hardtanh(x, 2.0, 1.0), x,
+                match="min_val cannot be greater than max_val")
+    check_error(lambda lib, x: F(lib).celu(x, 0.0), x, match="alpha cannot be 0 for CELU")
+    for dt in (np.float64, np.float32, np.float16):
+        check_error(lambda lib, x: F(lib).softshrink(x, -1.0), x.astype(dt),
+                    match=r"lambda must be in range \[0, .*\] for input dtype .*, but found -1")
+    check_error(lambda lib, x: F(lib).gelu(x, approximate="foo"), x,
+                match="approximate argument must be either none or tanh.")
+    check_error(lambda lib, x: F(lib).glu(x, 1), x,
+                match="Halving dimension must be even, but dimension 1 is size 3")
+    check_error(lambda lib, x: F(lib).glu(x, 2), x)
+    check_error(lambda lib: F(lib).glu(lib.tensor(1.0)),
+                match="glu does not support scalars because halving size must be even")
+    _, te = check_error(lambda lib, x: F(lib).softshrink(x, -1.0), x.astype(BF16))
+    assert "3.38953e+38" in str(te)
+
+
+def test_hardshrink_negative_lambda_allowed():
+    check(lambda lib, x: F(lib).hardshrink(x, -0.5), randn(3, 4))
+
+
+def test_kink_conventions():
+    """torch's subgradients at the kinks (relu'(0)=0, hardtanh' 0 on its bounds ...)."""
+    x = np.array([0.0, -1.0, 1.0, -3.0, 3.0, 0.5, -0.5])
+    for name in ("relu", "relu6", "hardtanh", "hardsigmoid", "hardswish", "leaky_relu",
+                 "elu", "softshrink", "hardshrink", "threshold"):
+        check(run(name), x)
+    check(lambda lib, x: F(lib).hardtanh(x), x)
+    check(lambda lib, x: F(lib).threshold(x, 0.0, 0.0), x)
+
+
+def test_extreme_values():
+    x = np.array([-1e4, -100.0, -30.0, 30.0, 100.0, 1e4], dtype=np.float32)
+    for name in ("softplus", "logsigmoid", "silu", "mish", "elu", "gelu", "sigmoid", "selu"):
+        check(run(name), x)
+
+
+@pytest.mark.parametrize("name,inplace_fn", [
+    ("relu", lambda F, x: F.relu(x, inplace=True)),
+    ("relu_", lambda F, x: F.relu_(x)),
+    ("relu6", lambda F, x: F.relu6(x, inplace=True)),
+    ("leaky_relu", lambda F, x: F.leaky_relu(x, 0.3, inplace=True)),
+    ("leaky_relu_", lambda F, x: F.leaky_relu_(x, 0.3)),
+    ("elu", lambda F, x: F.elu(x, inplace=True)),
+    ("elu_", lambda F, x: F.elu_(x, 0.5)),
+    ("selu", lambda F, x: F.selu(x, inplace=True)),
+    ("celu", lambda F, x: F.celu(x, 2.0, inplace=True)),
+    ("hardtanh_", lambda F, x: F.hardtanh_(x, -0.3, 0.3)),
+    ("threshold", lambda F, x: F.threshold(x, 0.1, 5.0, inplace=True)),
+    ("threshold_", lambda F, x: F.threshold_(x, 0.1, 5.0)),
+    ("silu", lambda F, x: F.silu(x, inplace=True)),
+    ("mish", lambda F, x: F.mish(x, inplace=True)),
+    ("hardsigmoid", lambda F, x: F.hardsigmoid(x, inplace=True)),
+    ("hardswish", lambda F, x: F.hardswish(x, inplace=True)),
+])
+def test_inplace(name, inplace_fn):
+    def fn(lib, x):
+        y = x * 1.0
+        out = inplace_fn(F(lib), y)
+        assert out is y
+        return y
+    check(fn, randn(3, 5, seed=4) * 3)
+    # on a leaf requiring grad: torch's error
+    check_error(lambda lib, x: inplace_fn(F(lib), x.requires_grad_()), randn(2, 2))
+    # without grad: the tensor itself changes and its version moves
+    for lib, conv in ((torch, to_torch), (ember, to_ember)):
+        x = conv(randn(2, 3))
+        v = x._version
+        assert inplace_fn(F(lib), x) is x and x._version > v
+
+
+def test_inplace_through_view():
+    def fn(lib, x):
+        y = x * 1.0
+        F(lib).relu_(y[:, 1:3])
+        return y
+
+    def fn2(lib, x):
+        y = x * 1.0
+        F(lib).elu_(y.t()[0])
+        return y
+    check(fn, randn(4, 5, seed=9))
+    check(fn2, randn(4, 5, seed=9))
+
+
+@pytest.mark.parametrize("shape,wshape", [((2, 4, 3), (4,)), ((2, 4, 3), (1,)), ((2, 4), ()),
+                                          ((5,), (1,)), ((2, 3, 2, 2), (3,)), ((0, 3), (3,))])
+def test_prelu(shape, wshape):
+    x = randn(*shape, seed=1)
+    w = randn(*wshape, seed=2) if wshape else np.array(0.25)
+    e, t = check(lambda lib, x, w: F(lib).prelu(x, w), x, w)
+    assert e.grad_fn.name() == t.grad_fn.name() == "PreluKernelBackward0"
+    second_order(lambda lib, x, w: F(lib).prelu(x, w), x, w)
+
+
+def test_prelu_errors():
+    check_error(lambda lib, x, w: F(lib).prelu(x, w), randn(2, 4, 3), randn(3),
+                match=r"Mismatch of parameter numbers and input channel size. Found parameter "
+                      r"numbers = 3 and channel size = 4.")
+    check_error(lambda lib, x, w: F(lib).prelu(x, w), randn(2, 4), randn(2, 2),
+                match=r"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = 2")
+    check_error(lambda lib, x, w: F(lib).prelu(x, w), randn(2, 4), randn(1, dtype=np.float32),
+                match="prelu: Type promoting not supported. Got Double and Float")
+    check_error(lambda lib, x, w: F(lib).prelu(x, w), np.array(1.0), randn(2),
+                match="Not allow zero-dim input tensor.")
+    check_error(lambda lib, x, w: F(lib).prelu(x, w), np.arange(4), np.arange(1))
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1, 2])
+def test_glu_dims(dim):
+    check(lambda lib, x: F(lib).glu(x, dim), randn(4, 6, 2, seed=dim + 5))
+    second_order(lambda lib, x: F(lib).glu(x, dim), randn(4, 6, 2, seed=dim + 5))
+
+
+def test_softmin_default_dim_warns():
+    for shape in [(3,), (2, 3), (2, 3, 4), (2, 3, 4, 5)]:
+        with pytest.warns(UserWarning, match="Implicit dimension choice for softmin"):
+            e = F(ember).softmin(to_ember(randn(*shape)))
+        with pytest.warns(UserWarning):
+            t = torch.nn.functional.softmin(to_torch(randn(*shape)))
+        assert_same(e, t)
+    check(lambda lib, x: F(lib).softmin(x, 1, dtype=lib.float64), randn(2, 3, dtype=np.float32))
+
+
+def test_gradcheck_and_gradgradcheck():
+    x = ember.tensor(np.concatenate([randn(10, seed=11) * 3, [0.3, -0.7]]),
+                     requires_grad=True)
+    for name in sorted(SMOOTH):
+        fn = run(name)
+        assert ember.autograd.gradcheck(lambda t, fn=fn: fn(ember, t), (x,)), name
+        assert ember.autograd.gradgradcheck(lambda t, fn=fn: fn(ember, t), (x,)), name
+    w = ember.tensor([0.3, -0.2, 0.1], dtype=ember.float64, requires_grad=True)
+    xs = ember.tensor(randn(2, 3, 2, seed=12), requires_grad=True)
+    assert ember.autograd.gradcheck(lambda a, b: F(ember).prelu(a, b), (xs, w))
+    assert ember.autograd.gradgradcheck(lambda a, b: F(ember).prelu(a, b), (xs, w))
+
+
+def test_third_order_gelu():
+    """Gradients of the backward op's own backward: three levels of create_graph."""
+    for lib, conv in ((torch, to_torch), (ember, to_ember)):
+        x = conv(randn(5, seed=13), True)
+        y = lib.nn.functional.gelu(x).sum()
+        (g1,) = lib.autograd.grad(y, x, create_graph=True)
+        (g2,) = lib.autograd.grad(g1.sum(), x, create_graph=True)
+        (g3,) = lib.autograd.grad(g2.sum(), x)
+        if lib is torch:
+            ref = (g1, g2, g3)
+        else:
+            assert_same([g1, g2, g3], list(ref))
+
+
+@settings(max_examples=25, deadline=None)
+@given(name=st.sampled_from(sorted(ACTS)),
+       shape=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+       dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 1000))
+def test_hypothesis(name, shape, dtype, seed):
+    if name == "glu":
+        shape[-1] *= 2
+    # NumPy's float32 tanh can be one ulp off torch's near +-1 (gelu_tanh's derivative there)
+    tol = {"atol": 1e-5} if dtype is np.float32 else {}
+    check(run(name), (randn(*shape, seed=seed) * 3).astype(dtype), **tol)
+
+
+# ----------------------------------------------------------------- modules
+MODULES = [
+    ("ReLU", (), {}), ("ReLU6", (), {}), ("LeakyReLU", (0.2,), {}), ("ELU", (), {"alpha": 0.5}),
+    ("SELU", (), {}), ("CELU", (2.0,), {}), ("GELU", (), {}), ("GELU", (), {"approximate": "tanh"}),
+    ("SiLU", (), {}), ("Mish", (), {}), ("Sigmoid", (), {}), ("Tanh", (), {}),
+    ("Hardtanh", (-0.5, 0.5), {}), ("Hardsigmoid", (), {}), ("Hardswish", (), {}),
+    ("Softplus", (), {"beta": 2.0, "threshold": 5.0}), ("Softsign", (), {}),
+    ("Softmax", (), {"dim": 1}), ("LogSoftmax", (), {"dim": -1}), ("Softmin", (), {"dim": 0}),
+    ("Softmax2d", (), {}), ("GLU", (), {"dim": 1}), ("Threshold", (0.1, 20.0), {}),
+    ("LogSigmoid", (), {}), ("Tanhshrink", (), {}), ("Softshrink", (0.3,), {}),
+    ("Hardshrink", (), {"lambd": 0.2}), ("ReLU", (), {"inplace": True}),
+    ("LeakyReLU", (), {"negative_slope": 0.1, "inplace": True}), ("Hardtanh", (), {}),
+    ("ELU", (), {"inplace": True}), ("Threshold", (0.5, 1.0, True), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,kwargs", MODULES)
+def test_modules(name, args, kwargs):
+    t_mod = getattr(torch.nn, name)(*args, **kwargs)
+    e_mod = getattr(ember.nn, name)(*args, **kwargs)
+    assert repr(e_mod) == repr(t_mod)
+    check(lambda lib, x: (t_mod if lib is torch else e_mod)(x * 1.0), randn(2, 4, 3, 2, seed=3))
+
+
+def test_prelu_module():
+    t_mod, e_mod = torch.nn.PReLU(3, init=0.1), ember.nn.PReLU(3, init=0.1)
+    assert repr(e_mod) == repr(t_mod)
+    assert list(e_mod.state_dict()) == list(t_mod.state_dict()) == ["weight"]
+    x = randn(2, 3, 4, seed=8, dtype=np.float32)
+    xt, xe = to_torch(x, True), to_ember(x, True)
+    yt, ye = t_mod(xt), e_mod(xe)
+    assert_same(ye, yt)
+    g = randn(2, 3, 4, seed=9, dtype=np.float32)
+    yt.backward(to_torch(g))
+    ye.backward(to_ember(g))
+    assert_same(xe.grad, xt.grad)
+    assert_same(e_mod.weight.grad, t_mod.weight.grad)
+    assert repr(ember.nn.PReLU()) == repr(torch.nn.PReLU())
+
+
+def test_softmax2d_checks_dims():
+    check_error(lambda lib, x: lib.nn.Softmax2d()(x), randn(3, 4),
+                match="Softmax2d: expected input to be 3D or 4D, got 2D instead")
+
+
+def test_module_extra_repr_fields():
+    assert repr(ember.nn.Softmax()) == repr(torch.nn.Softmax())
+    assert repr(ember.nn.Softplus()) == repr(torch.nn.Softplus())
+    assert repr(ember.nn.ReLU6(inplace=True)) == repr(torch.nn.ReLU6(inplace=True))
+    assert repr(ember.nn.SiLU(inplace=True)) == repr(torch.nn.SiLU(inplace=True))
+    assert repr(ember.nn.Hardswish()) == repr(torch.nn.Hardswish())
