@@ -136,3 +136,28 @@ def check_error(fn, *inputs, match: str | None = None):
 
 def randn(*shape, dtype=np.float64, seed=0) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def check_module(make, *inputs, train: bool = True, rtol=None, atol=None, seed=0, call=None):
+    """Build `make(torch)` and `make(ember)`, copy torch's state_dict into ember, then
+    compare outputs, state_dict keys, and the grads of float inputs and of parameters.
+    `call(module, *tensors)` replaces `module(*tensors)` when given.
+    Returns the (ember, torch) modules."""
+    tm, em = make(torch), make(ember)
+    assert list(em.state_dict()) == list(tm.state_dict()), "state_dict keys differ"
+    em.load_state_dict({k: to_ember(to_numpy(v)) for k, v in tm.state_dict().items()})
+    tm.train(train)
+    em.train(train)
+
+    def run(lib, module, *xs):
+        return call(module, *xs) if call is not None else module(*xs)
+    check(lambda lib, *xs: run(lib, tm if lib is torch else em, *xs), *inputs, rtol=rtol,
+          atol=atol, seed=seed)
+    for (name, tp), (ename, ep) in zip(tm.named_parameters(), em.named_parameters()):
+        assert name == ename, f"parameter order: {ename} vs torch's {name}"
+        if tp.grad is None:
+            assert ep.grad is None, f"grad of {name}: torch has none, ember does"
+        else:
+            assert ep.grad is not None, f"grad of {name}: ember computed none"
+            assert_same(ep.grad, tp.grad, rtol, atol, what=f"grad of {name}")
+    return em, tm
