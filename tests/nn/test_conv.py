@@ -219,3 +219,73 @@ def test_fold_unfold_double_backward():
     x = ember.tensor(randn(1, 2, 4, 5), requires_grad=True)
     assert gradgradcheck(lambda x: F(ember).fold(F(ember).unfold(x, 2, padding=1) * x.sum(),
                                                  (4, 5), 2, padding=1), (x,))
+
+
+# ----------------------------------------------------------------- modules
+@pytest.mark.parametrize("cls, args, kw, shape", [
+    ("Conv1d", (4, 6, 3), {"stride": 2, "padding": 1}, (2, 4, 9)),
+    ("Conv1d", (4, 6, 3), {"padding": "same", "padding_mode": "circular", "dilation": 2},
+     (2, 4, 9)),
+    ("Conv2d", (4, 6, 3), {}, (2, 4, 7, 6)),
+    ("Conv2d", (4, 6, (3, 2)), {"stride": (2, 1), "padding": (1, 2), "dilation": (2, 1),
+                                "groups": 2, "bias": False}, (2, 4, 7, 6)),
+    ("Conv2d", (4, 6, 3), {"padding": 1, "padding_mode": "reflect"}, (2, 4, 7, 6)),
+    ("Conv2d", (4, 6, 3), {"padding": (2, 1), "padding_mode": "replicate"}, (4, 7, 6)),
+    ("Conv2d", (4, 6, 4), {"padding": "same", "padding_mode": "reflect"}, (2, 4, 7, 6)),
+    ("Conv3d", (2, 4, 3), {"padding": 1, "groups": 2}, (1, 2, 4, 5, 4)),
+    ("ConvTranspose1d", (4, 6, 3), {"stride": 2, "output_padding": 1}, (2, 4, 5)),
+    ("ConvTranspose2d", (4, 6, 3), {"stride": 2, "padding": 1, "groups": 2}, (2, 4, 5, 4)),
+    ("ConvTranspose3d", (2, 4, 2), {"stride": 2}, (1, 2, 3, 2, 3)),
+])
+def test_conv_modules(cls, args, kw, shape):
+    from oracle import check_module
+    em, tm = check_module(lambda lib: getattr(lib.nn, cls)(*args, **kw, dtype=lib.float64),
+                          randn(*shape))
+    assert repr(em) == repr(tm)
+
+
+def test_conv_transpose_output_size():
+    from oracle import check_module
+    check_module(lambda lib: lib.nn.ConvTranspose2d(2, 3, 3, stride=2, dtype=lib.float64),
+                 randn(1, 2, 4, 4), call=lambda m, x: m(x, output_size=(1, 3, 10, 9)))
+    check_error(lambda lib, x: lib.nn.ConvTranspose2d(2, 3, 3, stride=2)(x, output_size=(12, 12)),
+                randn(1, 2, 4, 4).astype(np.float32), match="valid sizes range from \\[9, 9\\]")
+    check_error(lambda lib, x: lib.nn.ConvTranspose2d(2, 3, 3)(x, output_size=(1, 12, 12)),
+                randn(1, 2, 4, 4).astype(np.float32), match="must have 2 or 4 elements")
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda lib: lib.nn.Conv2d(2, 4, 3, groups=0), "groups must be a positive integer"),
+    (lambda lib: lib.nn.Conv2d(3, 4, 3, groups=2), "in_channels must be divisible by groups"),
+    (lambda lib: lib.nn.Conv2d(2, 3, 3, groups=2), "out_channels must be divisible by groups"),
+    (lambda lib: lib.nn.Conv2d(2, 4, 3, padding="foo"), "Invalid padding string 'foo'"),
+    (lambda lib: lib.nn.Conv2d(2, 4, 3, padding="same", stride=2), "strided convolutions"),
+    (lambda lib: lib.nn.Conv2d(2, 4, 3, padding_mode="bar"), "but got padding_mode='bar'"),
+    (lambda lib: lib.nn.ConvTranspose2d(2, 4, 3, padding_mode="reflect"),
+     'Only "zeros" padding mode is supported for ConvTranspose2d'),
+])
+def test_conv_module_errors(make, match):
+    check_error(make, match=match)
+
+
+def test_conv_default_init_and_state():
+    m = ember.nn.Conv2d(3, 8, (3, 5), groups=1)
+    bound = 1 / np.sqrt(3 * 15)
+    w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
+    assert w.dtype == np.float32 and w.shape == (8, 3, 3, 5)
+    assert np.abs(w).max() <= bound and np.abs(w).max() > bound / 2
+    assert np.abs(b).max() <= bound and b.std() > 0
+    assert list(m.state_dict()) == ["weight", "bias"]
+    t = ember.nn.ConvTranspose2d(4, 6, 3, groups=2, bias=False)
+    assert t.weight.shape == (4, 3, 3, 3) and t.bias is None
+    assert np.abs(t.weight.detach().numpy()).max() <= 1 / np.sqrt(27)
+    assert repr(ember.nn.Conv2d(3, 16, 3)) == "Conv2d(3, 16, kernel_size=(3, 3), stride=(1, 1))"
+
+
+def test_fold_modules():
+    from oracle import check_module
+    em, tm = check_module(lambda lib: lib.nn.Unfold((2, 3), padding=1, stride=2),
+                          randn(2, 3, 5, 6))
+    assert repr(em) == repr(tm)
+    em, tm = check_module(lambda lib: lib.nn.Fold((5, 6), 2, dilation=2), randn(2, 8, 12))
+    assert repr(em) == repr(tm)

@@ -116,3 +116,32 @@ def test_bilinear_gradgradcheck():
         return ember.tensor(randn(*shape, seed=seed), requires_grad=True)
     assert gradgradcheck(F(ember).bilinear, (t(2, 3), t(2, 2, seed=1), t(3, 3, 2, seed=2),
                                              t(3, seed=3)))
+
+
+# ----------------------------------------------------------------- modules
+@pytest.mark.parametrize("make, shapes", [
+    (lambda lib: lib.nn.Linear(3, 4, dtype=lib.float64), [(5, 3)]),
+    (lambda lib: lib.nn.Linear(3, 4, bias=False, dtype=lib.float64), [(2, 5, 3)]),
+    (lambda lib: lib.nn.Bilinear(3, 2, 4, dtype=lib.float64), [(5, 3), (5, 2)]),
+    (lambda lib: lib.nn.Bilinear(3, 2, 4, bias=False, dtype=lib.float64), [(3,), (2,)]),
+    (lambda lib: lib.nn.Identity(54, unused="x"), [(2, 3)]),
+])
+def test_linear_modules(make, shapes):
+    from oracle import check_module
+    em, tm = check_module(make, *(randn(*s, seed=i) for i, s in enumerate(shapes)))
+    assert repr(em) == repr(tm)
+    assert list(em.state_dict()) == list(tm.state_dict())
+
+
+def test_linear_default_init():
+    m = ember.nn.Linear(20, 30)
+    w, b = m.weight.detach().numpy(), m.bias.detach().numpy()
+    assert w.shape == (30, 20) and w.dtype == np.float32 and b.shape == (30,)
+    bound = 1 / np.sqrt(20)
+    assert bound / 2 < np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    assert isinstance(m.weight, ember.nn.Parameter) and m.weight.requires_grad
+    assert not ember.nn.Linear(0, 3).bias.detach().numpy().any()
+    m = ember.nn.Bilinear(4, 9, 2, dtype=ember.float64)
+    assert m.weight.dtype == ember.float64 and np.abs(m.weight.detach().numpy()).max() <= 0.5
+    x = ember.randn(2, 20)
+    assert ember.nn.Identity()(x) is x
