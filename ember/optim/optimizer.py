@@ -101,8 +101,13 @@ def _with_hooks(step):
 
 
 def _value(x) -> float:
-    """A hyperparameter as a Python float (a 1-element Tensor lr is read once per step)."""
-    return x.item() if isinstance(x, Tensor) else x
+    """A hyperparameter as a number. A 1-element Tensor lr is read once per step; a float32
+    one stays a float32 scalar, so what is computed from it rounds as torch's 0-dim tensor
+    arithmetic does (the formulas only use it in in-place updates)."""
+    if isinstance(x, Tensor):
+        arr = x._data.reshape(())
+        return np.float32(arr.item()) if arr.dtype == np.float32 else float(arr.item())
+    return x
 
 
 def _check_tensor_lr(lr) -> None:
