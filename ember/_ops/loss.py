@@ -29,6 +29,7 @@ __all__ = [
     "l1_loss", "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "huber_loss", "smooth_l1_loss",
     "soft_margin_loss", "multilabel_soft_margin_loss", "multi_margin_loss",
+    "multilabel_margin_loss",
     "margin_ranking_loss", "hinge_embedding_loss", "cosine_embedding_loss",
     "triplet_margin_loss", "triplet_margin_with_distance_loss", "ctc_loss",
     "poisson_nll_loss", "gaussian_nll_loss",
@@ -443,6 +444,33 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
         raise ValueError("weight must be one-dimensional")
     _no_grad_arg(weight, "multi_margin_loss", "weight")
     return MultiMarginLoss.apply(input, target, p, float(margin), weight, reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss: for each listed target class j (a row of class indices ended
+    by -1) and each class i not listed, max(0, 1 - (x[j] - x[i])), summed and divided by C."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if input.ndim > 2 or input.shape != target.shape:
+        raise RuntimeError("inconsistent target size: " + str(list(target.shape)) +
+                           " for input of size: " + str(list(input.shape)))
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    c = x.shape[1]
+    t = target._data.reshape(x.shape).astype(np.int64)
+    xp = _xp(t)
+    listed = xp.logical_and.accumulate(t >= 0, axis=1)  # the slots before the first -1
+    first_unlisted = ~listed & xp.concatenate([xp.ones_like(listed[:, :1]), listed[:, :-1]], 1)
+    if ((listed & (t >= c)) | (first_unlisted & (t < -1))).any():
+        raise RuntimeError("argument #2 'target' is out of range")
+    slots = xp.where(listed, t, 0)
+    is_target = ((slots[:, :, None] == xp.arange(c)) & listed[:, :, None]).any(axis=1)
+    pairs = listed[:, :, None] & ~is_target[:, None, :]  # (row, listed slot, other class)
+    picked = x.gather(1, _make(slots))
+    z = (1 - picked.unsqueeze(2) + x.unsqueeze(1)).clamp_min(0)
+    loss = (z * _make(pairs.astype(z._data.dtype))).sum((1, 2)) / c
+    if input.ndim < 2:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
 
 
 # ----------------------------------------------------------------- binary cross entropy

@@ -605,3 +605,107 @@ def test_results_match_under_no_grad():
         ev = F(ember).cross_entropy(to_ember(x), to_ember(t))
     assert_same(ev, tv)
     assert math.isfinite(float(ev))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_multilabel_margin_loss(reduction):
+    t = np.array([[3, 0, -1, 1], [0, 1, 2, 3], [1, -1, 2, 0], [-1, 0, 0, 0]])
+    check(lambda lib, x, tt: F(lib).multilabel_margin_loss(x, tt, reduction=reduction),
+          randn(4, 4) * 0.3, t)
+    check(lambda lib, x, tt: F(lib).multilabel_margin_loss(x, tt, reduction=reduction),
+          randn(4) * 0.3, t[0])
+    check_error(lambda lib, x, tt: F(lib).multilabel_margin_loss(x, tt), randn(2, 4), t[:1],
+                match="inconsistent target size")
+    check_error(lambda lib, x, tt: F(lib).multilabel_margin_loss(x, tt), randn(1, 4),
+                np.array([[1, 7, -1, 0]]), match="'target' is out of range")
+
+
+# ----------------------------------------------------------------- modules
+P = rand(4, 5, seed=7) / rand(4, 5, seed=7).sum(1, keepdims=True)
+MODULE_CASES = [
+    ("L1Loss", {}, lambda: (randn(4, 5), randn(4, 5, seed=1))),
+    ("MSELoss", {"reduction": "sum"}, lambda: (randn(4, 5), randn(4, 5, seed=1))),
+    ("SmoothL1Loss", {"beta": 0.5}, lambda: (randn(4, 5), randn(4, 5, seed=1))),
+    ("HuberLoss", {"delta": 0.7, "reduction": "none"}, lambda: (randn(4, 5), randn(4, 5, seed=1))),
+    ("CrossEntropyLoss", {"label_smoothing": 0.1, "ignore_index": 2}, lambda: (randn(4, 5),
+                                                                               ints(4))),
+    ("CrossEntropyLoss", {}, lambda: (randn(4, 5), P)),
+    ("NLLLoss", {"reduction": "sum"}, lambda: (randn(4, 5), ints(4))),
+    ("BCELoss", {}, lambda: (rand(4, 5, lo=0.1, hi=0.9), rand(4, 5, seed=1))),
+    ("BCEWithLogitsLoss", {}, lambda: (randn(4, 5), rand(4, 5, seed=1))),
+    ("KLDivLoss", {"reduction": "batchmean", "log_target": True},
+     lambda: (randn(4, 5), randn(4, 5, seed=1))),
+    ("SoftMarginLoss", {}, lambda: (randn(4, 5), signs(4, 5))),
+    ("MultiLabelSoftMarginLoss", {}, lambda: (randn(4, 5), rand(4, 5, seed=1).round())),
+    ("MultiLabelMarginLoss", {}, lambda: (randn(2, 3), np.array([[2, -1, 0], [0, 1, -1]]))),
+    ("MultiMarginLoss", {"p": 2, "margin": 0.5}, lambda: (randn(4, 5), ints(4))),
+    ("HingeEmbeddingLoss", {"margin": 0.3}, lambda: (randn(4, 5), signs(4, 5))),
+    ("MarginRankingLoss", {"margin": 0.1}, lambda: (randn(4), randn(4, seed=1), signs(4))),
+    ("CosineEmbeddingLoss", {"margin": 0.2}, lambda: (randn(4, 5), randn(4, 5, seed=1),
+                                                      signs(4))),
+    ("TripletMarginLoss", {"p": 1.0, "swap": True},
+     lambda: (randn(4, 5), randn(4, 5, seed=1), randn(4, 5, seed=2))),
+    ("TripletMarginWithDistanceLoss", {"margin": 0.5},
+     lambda: (randn(4, 5), randn(4, 5, seed=1), randn(4, 5, seed=2))),
+    ("PoissonNLLLoss", {"full": True}, lambda: (randn(4, 5), rand(4, 5, seed=1, hi=3))),
+    ("GaussianNLLLoss", {"full": True}, lambda: (randn(4, 5), randn(4, 5, seed=1),
+                                                 rand(4, 5, seed=2, lo=0.1))),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,make", MODULE_CASES,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(MODULE_CASES)])
+def test_loss_modules(name, kwargs, make):
+    arrays = make()
+
+    def fn(lib, *xs):
+        xs = [x if x.is_floating_point() and i == 0 else x.detach() for i, x in enumerate(xs)]
+        module = getattr(lib.nn, name)(**kwargs)
+        # (the default distance's module comes from nn/modules/distance.py when present)
+        if name != "TripletMarginWithDistanceLoss" or hasattr(ember.nn, "PairwiseDistance"):
+            assert repr(module) == repr(getattr(torch.nn, name)(**kwargs))
+        return module(*xs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(fn, *arrays)
+
+
+def test_ctc_module():
+    lp, targets, il, tl = _ctc_case(seed=3)
+    check(lambda lib, x, tg: lib.nn.CTCLoss(blank=0, reduction="sum", zero_infinity=True)(
+        x, tg, lib.tensor(il), lib.tensor(tl)), lp, targets)
+    assert repr(ember.nn.CTCLoss()) == "CTCLoss()"
+
+
+def test_weighted_module_buffers():
+    w = np.array([0.5, 2.0, 1.0, 0.1, 3.0], dtype=np.float32)
+    for lib in (torch, ember):
+        m = lib.nn.CrossEntropyLoss(weight=lib.tensor(w))
+        assert list(m.state_dict()) == ["weight"]
+        assert [n for n, _ in m.named_buffers()] == ["weight"]
+        assert m.double().weight.dtype == lib.float64
+        b = lib.nn.BCEWithLogitsLoss(pos_weight=lib.tensor(w))
+        assert list(b.state_dict()) == ["pos_weight"]
+        assert list(lib.nn.MSELoss().state_dict()) == []
+    x, t = randn(6, 5), ints(6)
+    check(lambda lib, a, b: lib.nn.CrossEntropyLoss(weight=lib.tensor(w).double(),
+                                                    reduction="mean")(a, b), x, t)
+    check(lambda lib, a, b: lib.nn.NLLLoss(weight=lib.tensor(w).double(), ignore_index=1)(a, b),
+          x, t)
+
+
+def test_module_legacy_arguments_and_errors():
+    for lib in (torch, ember):
+        with pytest.warns(UserWarning, match="reduction='none' instead"):
+            assert lib.nn.MSELoss(reduce=False).reduction == "none"
+        with pytest.warns(UserWarning, match="reduction='sum' instead"):
+            assert lib.nn.CrossEntropyLoss(size_average=False).reduction == "sum"
+        with pytest.warns(FutureWarning):
+            lib.nn.NLLLoss2d()
+        with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+            lib.nn.MultiMarginLoss(p=3)
+        with pytest.raises(ValueError, match="expected margin to be greater than 0"):
+            lib.nn.TripletMarginLoss(margin=0)
+        with pytest.raises(TypeError, match="delta must be a float or int"):
+            lib.nn.HuberLoss(delta="1")
+    assert isinstance(ember.nn.CrossEntropyLoss(), ember.nn.Module)
