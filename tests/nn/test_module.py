@@ -362,7 +362,10 @@ def test_full_backward_hook_when_no_input_requires_grad():
         m = Affine()
         m.register_full_backward_hook(
             lambda mod, gi, go: log.append((gi, go[0].detach().clone())))
-        m(lib.tensor(randn(2, 3))).sum().backward()
+        with pytest.warns(UserWarning, match="Full backward hook is firing when gradients are "
+                          "computed with respect to module outputs") as rec:
+            m(lib.tensor(randn(2, 3))).sum().backward()
+        assert rec[0].filename == __file__
         return log, m.weight.grad
     (elog, ew), (tlog, tw) = both(run)
     assert elog[0][0] == tlog[0][0] == (None,)
@@ -424,8 +427,9 @@ def test_deprecated_backward_hook_is_called():
         seen = []
         m.register_backward_hook(lambda mod, gi, go: seen.append(len(go)))
         x = lib.tensor(randn(3)).requires_grad_()
-        m(x).sum().backward()
-        return seen
+        with pytest.warns(FutureWarning) as rec:
+            m(x).sum().backward()
+        return seen, [str(w.message) for w in rec]
     e, t = both(run)
     assert e == t
 
@@ -813,3 +817,54 @@ def test_no_hook_call_is_the_forward_itself():
             return x
     x = ember.ones(2)
     assert Same()(x) is x
+
+
+# ----------------------------------------------------------------- with library layers
+def _convnet(lib):
+    nn = lib.nn
+    lib.manual_seed(0)
+    return nn.Sequential(OrderedDict(
+        features=nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.Flatten()),
+        heads=nn.ModuleList([nn.Linear(48, 5), nn.Linear(48, 5, bias=False)]),
+    ))
+
+
+def _run_convnet(model, x):
+    h = model.features(x)
+    return model.heads[0](h) + model.heads[1](h)
+
+
+def test_library_layers_in_containers_match_torch():
+    from oracle import check_module
+    em, tm = check_module(lambda lib: _convnet(lib).double(), randn(2, 2, 4, 4),
+                          call=_run_convnet)
+    assert repr(em) == repr(tm)
+    assert dict(em.state_dict()._metadata) == dict(tm.state_dict()._metadata)
+    em.half()
+    tm.half()
+    assert [str(p.dtype) for p in em.parameters()] == [str(p.dtype) for p in tm.parameters()]
+    assert [str(p.grad.dtype) for p in em.parameters()] == \
+        [str(p.grad.dtype) for p in tm.parameters()]
+
+
+def test_backward_hooks_on_library_layers_with_a_constant_input():
+    def run(lib, Affine, Act, Net, Two):
+        lib.manual_seed(0)
+        lin = lib.nn.Linear(3, 2).double()
+        with lib.no_grad():
+            lin.weight.copy_(lib.tensor(randn(2, 3)))
+        seen = []
+        lin.register_full_backward_hook(lambda m, gi, go: seen.append(("lin", gi, go)))
+        two = Two()
+        two.register_full_backward_hook(lambda m, gi, go: seen.append(("two", gi, go)))
+        x = lib.tensor(randn(4, 3, seed=1)).requires_grad_()
+        c = lib.tensor(randn(4, 2, seed=2))  # a constant input
+        p, _ = two(lin(x), False, c)  # the second output is unused: its grad_output is None
+        p.sum().backward()
+        return seen, x.grad
+    (es, ex), (ts, tx) = both(run)
+    assert [s[0] for s in es] == [s[0] for s in ts] == ["two", "lin"]
+    for e, t in zip(es, ts):
+        assert_same(list(e[1]), list(t[1]), what=f"{t[0]} grad_input")
+        assert_same(list(e[2]), list(t[2]), what=f"{t[0]} grad_output")
+    assert_same(ex, tx)
