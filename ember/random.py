@@ -374,6 +374,13 @@ def set_rng_state(new_state) -> None:
     default_generator.set_state(new_state)
 
 
+def _cuda_index(d) -> int:
+    """A CUDA device given as an int, 'cuda:1' or a device object, as its index."""
+    if isinstance(d, int):
+        return d
+    return as_device(d).index or 0
+
+
 @contextlib.contextmanager
 def fork_rng(devices=None, enabled: bool = True, _caller: str = "fork_rng",
              _devices_kw: str = "devices", device_type: str = "cuda"):
@@ -391,7 +398,7 @@ def fork_rng(devices=None, enabled: bool = True, _caller: str = "fork_rng",
         indices = list(_cuda_generators)
         forget_new = True
     else:
-        indices = [as_device(d).index or 0 if not isinstance(d, int) else d for d in devices]
+        indices = [_cuda_index(d) for d in devices]
         forget_new = False
     before = set(_cuda_generators)
     cuda_states = {i: _cuda_default_generator(i).get_state() for i in indices}

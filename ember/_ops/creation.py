@@ -195,9 +195,11 @@ _FAST_LEAVES = {float: None, int: _dt.int64, bool: _dt.bool}
 
 
 def _infer_dtype(data) -> tuple:
-    """(dtype, holds_tensors) for nested sequences: every leaf's dtype, promoted together."""
+    """(dtype, holds_tensors, NumPy scalar types without __index__) for nested sequences:
+    every leaf's dtype, promoted together."""
     result = None
     has_tensor = False
+    no_index = []  # NumPy bools and non-double floats: torch cannot store them as integers
     stack = [data]
     while stack:
         x = stack.pop()
@@ -212,9 +214,21 @@ def _infer_dtype(data) -> tuple:
             continue
         if isinstance(x, Tensor):
             has_tensor = True
+        elif isinstance(x, np.generic) and not isinstance(x, (float, np.integer)):
+            no_index.append(x)
         d = _leaf_dtype(x)
         result = d if result is None else _dt.promote_types(result, d)
-    return (result or _dt.get_default_dtype()), has_tensor
+    return (result or _dt.get_default_dtype()), has_tensor, no_index
+
+
+def _check_storable(no_index: list, dtype: _dt.dtype) -> None:
+    """torch stores integer and bool elements through __index__ (Python floats aside)."""
+    if dtype.is_floating_point:
+        return
+    for x in no_index:
+        if dtype is not _dt.bool or not isinstance(x, np.bool_):
+            name = "bool" if isinstance(x, np.bool_) else type(x).__name__
+            raise TypeError(f"'numpy.{name}' object cannot be interpreted as an integer")
 
 
 def _tensors_to_scalars(data):
@@ -334,7 +348,9 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
         _check_ndarray(data)
         arr = np.array(data, dtype=_numpy_dtype(data.dtype).np)
         return _finish(arr if dtype is None else _cast(arr, dtype), device, requires_grad)
-    inferred, has_tensor = _infer_dtype(data)
+    inferred, has_tensor, no_index = _infer_dtype(data)
+    if no_index:
+        _check_storable(no_index, dtype or inferred)
     if has_tensor:
         data = _tensors_to_scalars(data)
     if dtype is None or dtype is inferred:

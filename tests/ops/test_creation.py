@@ -106,6 +106,43 @@ def test_tensor_matches_torch(fn):
     same(fn)
 
 
+# (ints stay within every integer dtype's accepted range: overflow is tested by hand above,
+# and with two faulty elements torch reports whichever comes first)
+_LEAVES = st.one_of(st.booleans(), st.integers(-127, 127),
+                    st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: round(v, 3)),
+                    st.sampled_from([np.float64(0.5), np.float32(1.5), np.int32(3),
+                                     np.float16(2.0), np.bool_(True), np.int8(-2)]))
+
+
+@st.composite
+def nested_data(draw):
+    shape = draw(st.lists(st.integers(0, 3), min_size=0, max_size=3))
+    kinds = draw(st.lists(_LEAVES, min_size=1, max_size=4))
+
+    def build(dims):
+        if not dims:
+            return draw(st.sampled_from(kinds))
+        return [build(dims[1:]) for _ in range(dims[0])]
+
+    data = build(shape)
+    return tuple(data) if draw(st.booleans()) and isinstance(data, list) else data
+
+
+@settings(max_examples=40, deadline=None)
+@given(nested_data(), st.sampled_from([None, "float32", "float64", "float16", "bfloat16",
+                                       "int64", "int32", "int8", "uint8", "bool"]))
+def test_tensor_infers_like_torch_from_mixed_nested_data(data, dtype):
+    def fn(lib):
+        return lib.tensor(data, dtype=dtype and getattr(lib, dtype))
+
+    try:
+        fn(torch)
+    except (TypeError, RuntimeError):  # NumPy bools among ints, values out of range
+        check_error(fn)
+        return
+    same(fn, rtol=0, atol=0)
+
+
 def test_tensor_values_are_exact():
     data = [0.1, 1 / 3, 1e-40, 3.4e38, -0.0]
     for dt in ("float32", "float64", "float16", "bfloat16"):
