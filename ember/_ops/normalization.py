@@ -504,17 +504,26 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     if not rt.is_floating_point:
         raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is "
                            f"{_type_name(rt)}")
-    if x1.dtype is not rt:
+    # integer inputs join the common dtype; floating ones keep their own (as torch)
+    if not x1.dtype.is_floating_point:
         x1 = x1.to(rt)
-    if x2.dtype is not rt:
+    if not x2.dtype.is_floating_point:
         x2 = x2.to(rt)
     if tuple(x1.shape) != tuple(x2.shape):
         from ember._ops.shape import broadcast_tensors
         x1, x2 = broadcast_tensors(x1, x2)
     d = _wrap_dim(dim, x1.ndim)
-    n1 = vector_norm(x1, 2, d, True).clamp_min(eps)
-    n2 = vector_norm(x2, 2, d, True).clamp_min(eps)
-    return ((x1 / n1) * (x2 / n2)).sum(d)
+    return ((x1 / _floored_norm(x1, d, eps)) * (x2 / _floored_norm(x2, d, eps))).sum(d)
+
+
+def _floored_norm(x: Tensor, d: int, eps: float) -> Tensor:
+    """The 2-norm along d (kept), raised to at least eps. As in torch the floor changes
+    the value only: the gradient is that of the plain norm."""
+    n = vector_norm(x, 2, d, True)
+    low = n._data < eps
+    if low.any():
+        n = n + _make(_xp(low).where(low, eps - n._data, 0).astype(n._data.dtype))
+    return n
 
 
 def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,

@@ -2,6 +2,8 @@
 rms_norm / local_response_norm / normalize (values, input and parameter gradients,
 running buffers, second derivatives, errors) and the norm modules (train and eval,
 state_dict, repr, old checkpoints)."""
+import re
+
 import ml_dtypes
 import numpy as np
 import pytest
@@ -365,3 +367,159 @@ def test_hypothesis_norms(kind, n, c, rest, seed):
         check(lambda lib, x: fn(lib, x, None, None), x)
     else:
         check(fn, x, randn(c, seed=seed + 1), randn(c, seed=seed + 2))
+
+
+# ----------------------------------------------------------------- modules
+def load_from_torch(e_mod, t_mod):
+    """Copy torch's state_dict into the ember module (same keys, same values)."""
+    sd = {k: ember.tensor(to_numpy_any(v)) for k, v in t_mod.state_dict().items()}
+    result = e_mod.load_state_dict(sd)
+    assert not result.missing_keys and not result.unexpected_keys
+
+
+def to_numpy_any(t):
+    return t.detach().numpy().copy()
+
+
+def compare_module(t_mod, e_mod, shape, steps=3, tol=None, seed=0):
+    """Run both modules for a few train steps and then in eval; compare outputs, input
+    and parameter gradients, and every buffer after each step."""
+    tol = tol or {}
+    load_from_torch(e_mod, t_mod)
+    for step in range(steps + 1):
+        if step == steps:
+            t_mod.eval()
+            e_mod.eval()
+        x = randn(*shape, seed=seed + step, dtype=np.float32) * 2 + 0.3
+        g = randn(*shape, seed=seed + 100 + step, dtype=np.float32)
+        xt, xe = to_torch(x, True), to_ember(x, True)
+        yt, ye = t_mod(xt), e_mod(xe)
+        assert_same(ye, yt, what=f"output at step {step}", **tol)
+        yt.backward(to_torch(g))
+        ye.backward(to_ember(g))
+        assert_same(xe.grad, xt.grad, what=f"input grad at step {step}", **tol)
+        for (name, tp), (ename, ep) in zip(t_mod.named_parameters(), e_mod.named_parameters()):
+            assert name == ename
+            assert_same(ep.grad, tp.grad, what=f"{name}.grad at step {step}", **tol)
+            tp.grad = None
+            ep.grad = None
+        tb, eb = dict(t_mod.named_buffers()), dict(e_mod.named_buffers())
+        assert list(tb) == list(eb)
+        for name in tb:
+            assert_same(eb[name], tb[name], what=f"buffer {name} at step {step}", **tol)
+    assert list(e_mod.state_dict()) == list(t_mod.state_dict())
+    assert repr(e_mod) == repr(t_mod)
+
+
+BN_CONFIGS = [{}, {"momentum": None}, {"affine": False}, {"track_running_stats": False},
+              {"bias": False, "momentum": 0.5, "eps": 1e-3}]
+
+
+@pytest.mark.parametrize("cls,shape", [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (4, 3, 5)),
+                                       ("BatchNorm2d", (3, 3, 4, 2)),
+                                       ("BatchNorm3d", (2, 3, 2, 3, 2))])
+@pytest.mark.parametrize("cfg", BN_CONFIGS)
+def test_batchnorm_modules(cls, shape, cfg):
+    compare_module(getattr(torch.nn, cls)(3, **cfg), getattr(ember.nn, cls)(3, **cfg), shape)
+
+
+def test_batchnorm_module_details():
+    m = ember.nn.BatchNorm1d(4)
+    assert m.num_batches_tracked.dtype is ember.int64 and m.num_batches_tracked.item() == 0
+    m(ember.randn(5, 4))
+    m(ember.randn(5, 4))
+    assert m.num_batches_tracked.item() == 2
+    m.eval()
+    m(ember.randn(5, 4))
+    assert m.num_batches_tracked.item() == 2
+    m.reset_running_stats()
+    assert m.num_batches_tracked.item() == 0
+    assert np.all(m.running_var.numpy() == 1) and np.all(m.running_mean.numpy() == 0)
+    with ember.no_grad():
+        m.weight.fill_(3.0)
+    m.reset_parameters()
+    assert np.all(m.weight.detach().numpy() == 1)
+    m.double()
+    assert m.running_mean.dtype is ember.float64 and m.num_batches_tracked.dtype is ember.int64
+    for name, bad, msg in [("BatchNorm1d", (2, 4, 3, 3), "expected 2D or 3D input (got 4D input)"),
+                           ("BatchNorm2d", (2, 4, 3), "expected 4D input (got 3D input)"),
+                           ("BatchNorm3d", (2, 4), "expected 5D input (got 2D input)")]:
+        check_error(lambda lib, x, name=name: getattr(lib.nn, name)(4)(x),
+                    randn(*bad, dtype=np.float32), match=re.escape(msg))
+    # eval without running stats normalises with the batch statistics
+    compare_module(torch.nn.BatchNorm2d(3, track_running_stats=False).eval(),
+                   ember.nn.BatchNorm2d(3, track_running_stats=False).eval(), (2, 3, 2, 2),
+                   steps=1)
+
+
+def test_batchnorm_old_checkpoint_gets_num_batches_tracked():
+    from collections import OrderedDict
+    results = []
+    for lib in (torch, ember):
+        m = lib.nn.BatchNorm1d(3)
+        sd = OrderedDict((k, v) for k, v in m.state_dict().items()
+                         if k != "num_batches_tracked")
+        sd._metadata = OrderedDict([("", {"version": 1})])
+        r = m.load_state_dict(sd)
+        results.append((list(r.missing_keys), list(r.unexpected_keys),
+                        m.num_batches_tracked.item()))
+        sd._metadata = OrderedDict([("", {"version": 2})])
+        r = m.load_state_dict(sd, strict=False)
+        results.append(list(r.missing_keys))
+    assert results[:2] == results[2:]
+    assert results[0] == ([], [], 0)
+    assert results[1] == ["num_batches_tracked"]
+
+
+IN_CONFIGS = [{}, {"affine": True}, {"track_running_stats": True},
+              {"affine": True, "track_running_stats": True, "momentum": 0.3},
+              {"affine": True, "bias": False}]
+
+
+@pytest.mark.parametrize("cls,shape", [("InstanceNorm1d", (3, 3, 5)),
+                                       ("InstanceNorm1d", (3, 6)),
+                                       ("InstanceNorm2d", (2, 3, 3, 2)),
+                                       ("InstanceNorm3d", (2, 3, 2, 2, 3))])
+@pytest.mark.parametrize("cfg", IN_CONFIGS)
+def test_instancenorm_modules(cls, shape, cfg):
+    compare_module(getattr(torch.nn, cls)(3, **cfg), getattr(ember.nn, cls)(3, **cfg), shape)
+
+
+def test_instancenorm_module_errors():
+    check_error(lambda lib, x: lib.nn.InstanceNorm1d(3, affine=True)(x),
+                randn(2, 4, 5, dtype=np.float32),
+                match=r"expected input's size at dim=1 to match num_features \(3\), but got: 4.")
+    check_error(lambda lib, x: lib.nn.InstanceNorm2d(3)(x), randn(2, 3, dtype=np.float32),
+                match=r"expected 3D or 4D input \(got 2D input\)")
+    with pytest.warns(UserWarning, match="input's size at dim=1 does not match num_features"):
+        ember.nn.InstanceNorm1d(3)(ember.randn(2, 4, 5))
+    from collections import OrderedDict
+    errors = []
+    for lib in (torch, ember):
+        sd = OrderedDict(running_mean=lib.zeros(3), running_var=lib.ones(3))
+        sd._metadata = OrderedDict([("", {})])
+        with pytest.raises(RuntimeError) as info:
+            lib.nn.InstanceNorm1d(3).load_state_dict(sd)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+
+
+@pytest.mark.parametrize("make", [
+    lambda nn: nn.LayerNorm(5), lambda nn: nn.LayerNorm((3, 5), eps=1e-3),
+    lambda nn: nn.LayerNorm([5], bias=False), lambda nn: nn.LayerNorm(5, elementwise_affine=False),
+    lambda nn: nn.GroupNorm(1, 3), lambda nn: nn.GroupNorm(3, 3, affine=False),
+    lambda nn: nn.GroupNorm(3, 3, bias=False), lambda nn: nn.RMSNorm(5),
+    lambda nn: nn.RMSNorm((3, 5), eps=1e-4), lambda nn: nn.RMSNorm(5, elementwise_affine=False),
+    lambda nn: nn.LocalResponseNorm(2), lambda nn: nn.LocalResponseNorm(3, 0.1, 0.5, 2.0),
+])
+def test_layer_group_rms_lrn_modules(make):
+    t_mod, e_mod = make(torch.nn), make(ember.nn)
+    with torch.no_grad():  # non-trivial parameters
+        for p in t_mod.parameters():
+            p.copy_(torch.randn(p.shape, generator=torch.Generator().manual_seed(3)))
+    compare_module(t_mod, e_mod, (2, 3, 5), steps=1)
+
+
+def test_group_norm_module_error():
+    with pytest.raises(ValueError, match="num_channels must be divisible by num_groups"):
+        ember.nn.GroupNorm(2, 3)
