@@ -78,6 +78,7 @@ def register_optimizer_step_post_hook(hook: Callable) -> RemovableHandle:
 def _with_hooks(step):
     """Wrap a step method so the global and per-optimizer step hooks run around it."""
     def hooked_step(self, *args, **kwargs):
+        args = (self, *args)  # hooks see the optimizer among the arguments, as in torch
         for pre_hook in chain(_global_optimizer_pre_hooks.values(),
                               self._optimizer_step_pre_hooks.values()):
             result = pre_hook(self, args, kwargs)
@@ -87,7 +88,7 @@ def _with_hooks(step):
                 else:
                     raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
                                        f"new_kwargs), but got {result}.")
-        out = step(self, *args, **kwargs)
+        out = step(*args, **kwargs)
         for post_hook in chain(self._optimizer_step_post_hooks.values(),
                                _global_optimizer_post_hooks.values()):
             post_hook(self, args, kwargs)
@@ -327,9 +328,8 @@ class Optimizer:
         else:
             old = cached[2] if cached is not None else []
         by_key: dict = {}
-        for p in params:
-            arr = p._data
-            by_key.setdefault((arr.dtype, type(arr), _device_key(arr)), []).append(p)
+        for p in params:  # (no local may keep an array alive: _movable counts references)
+            by_key.setdefault((p._data.dtype, type(p._data), _device_key(p._data)), []).append(p)
         buckets = [_FlatBucket(ps, old) for ps in by_key.values()]
         self._flat[index] = (group, ids, buckets)
         return buckets
