@@ -110,17 +110,23 @@ def _im2col(xpad, ksize, out, geom):
         g, xpad.shape[1] // g * math.prod(ksize), n * math.prod(out))
 
 
-def _col2im(cols, padded_shape, out, stride, dilation):
-    """Sum (N, C, *kernel, *out) columns back into a zero (N, C, *padded) array."""
-    nd = len(out)
-    ksize = cols.shape[2:2 + nd]
-    acc = _xp(cols).zeros(padded_shape, cols.dtype)
-    lead = (slice(None), slice(None))
+def _col2im(acc, block, ksize, out, stride, dilation):
+    """Add `block(kk)` - the columns of kernel offset kk, shaped like acc's leading dims
+    plus `out` - into the padded array `acc` (spatial dims last), one strided add per
+    kernel offset."""
+    lead = (slice(None),) * (acc.ndim - len(out))
     for kk in itertools.product(*(range(k) for k in ksize)):
         region = tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
                        for i, d, s, o in zip(kk, dilation, stride, out))
-        acc[lead + region] += cols[lead + kk]
+        acc[lead + region] += block(kk)
     return acc
+
+
+def _bmm(a, b):
+    """Batched product over the groups axis; one group goes to BLAS as a plain 2-D GEMM."""
+    if a.shape[0] == 1:
+        return (a[0] @ b[0])[None]
+    return a @ b
 
 
 def _crop(xpad, pads, size):
@@ -138,10 +144,11 @@ def _out_rows(grad, groups):
     return rows.reshape(groups, o // groups, n * m)
 
 
-def _conv_forward(x, w, geom, out=None):
+def _conv_forward(x, w, geom, out=None, keep_cols=False):
     """(N, C, *in) conv (O, C/g, *k) -> (N, O, *out) on arrays of one dtype. `out` may
     ask for fewer positions than fit (a transposed convolution's output_padding can
-    leave positions that no window of the original convolution started at)."""
+    leave positions that no window of the original convolution started at). With
+    keep_cols, returns (output, columns) so the weight gradient can reuse the columns."""
     dtype = x.dtype
     x, w = _acc(x), _acc(w)
     ksize = w.shape[2:]
@@ -150,10 +157,11 @@ def _conv_forward(x, w, geom, out=None):
                 zip(x.shape[2:], geom[1], ksize, geom[0], geom[2]))
     n, o = x.shape[0], w.shape[0]
     cols = _im2col(_pad_zeros(x, geom[1]), ksize, out, geom)
-    y = w.reshape(g, o // g, cols.shape[1]) @ cols  # (g, O/g, N * prod(out))
+    y = _bmm(w.reshape(g, o // g, cols.shape[1]), cols)  # (g, O/g, N * prod(out))
     y = y.reshape((o, n) + out).swapaxes(0, 1)
     y = _xp(y).ascontiguousarray(y)
-    return y if y.dtype == dtype else y.astype(dtype)
+    y = y if y.dtype == dtype else y.astype(dtype)
+    return (y, cols) if keep_cols else y
 
 
 def _conv_input_grad(grad, w, geom, in_size):
@@ -163,27 +171,32 @@ def _conv_input_grad(grad, w, geom, in_size):
     nd = len(in_size)
     g = geom[3]
     n, o = grad.shape[:2]
-    out = grad.shape[2:]
-    ksize = w.shape[2:]
-    c = w.shape[1] * g
-    cols = w.reshape(g, o // g, w[0].size).swapaxes(1, 2) @ _out_rows(grad, g)
-    # (g, C/g * prod(k), N * prod(out)) -> (N, C, *k, *out), a view
-    cols = cols.reshape((c,) + tuple(ksize) + (n,) + tuple(out))
-    cols = _xp(cols).moveaxis(cols, 1 + nd, 0)
-    padded = (n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(in_size, geom[1]))
-    gx = _crop(_col2im(cols, padded, out, geom[0], geom[2]), geom[1], in_size)
-    gx = _xp(gx).ascontiguousarray(gx)
+    out = tuple(grad.shape[2:])
+    ksize = tuple(w.shape[2:])
+    cg = w.shape[1]
+    xp = _xp(grad)
+    # weight as (g, *k, C/g, O/g) rows: the product's rows come out grouped by kernel
+    # offset, so each offset's block (g, C/g, N, *out) is contiguous for the strided add.
+    wk = w.reshape((g, o // g, cg) + ksize).transpose((0,) + tuple(range(3, 3 + nd)) + (2, 1))
+    wk = xp.ascontiguousarray(wk).reshape(g, math.prod(ksize) * cg, o // g)
+    cols = _bmm(wk, _out_rows(grad, g)).reshape((g,) + ksize + (cg, n) + out)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(in_size, geom[1]))
+    acc = xp.zeros((g, cg, n) + padded, cols.dtype)
+    _col2im(acc, lambda kk: cols[(slice(None),) + kk], ksize, out, geom[0], geom[2])
+    gx = _crop(acc.reshape((g * cg, n) + padded), geom[1], in_size).swapaxes(0, 1)
+    gx = xp.ascontiguousarray(gx)
     return gx if gx.dtype == dtype else gx.astype(dtype)
 
 
-def _conv_weight_grad(x, grad, geom, ksize):
+def _conv_weight_grad(x, grad, geom, ksize, cols=None):
     """Gradient of a convolution wrt its weight: output gradient times the input columns."""
     dtype = x.dtype
     x, grad = _acc(x), _acc(grad)
     g = geom[3]
     o = grad.shape[1]
-    cols = _im2col(_pad_zeros(x, geom[1]), ksize, grad.shape[2:], geom)
-    gw = _out_rows(grad, g) @ cols.swapaxes(1, 2)  # (g, O/g, C/g * prod(k))
+    if cols is None:
+        cols = _im2col(_pad_zeros(x, geom[1]), ksize, grad.shape[2:], geom)
+    gw = _bmm(_out_rows(grad, g), cols.swapaxes(1, 2))  # (g, O/g, C/g * prod(k))
     gw = gw.reshape((o, x.shape[1] // g) + tuple(ksize))
     return gw if gw.dtype == dtype else gw.astype(dtype)
 
@@ -201,10 +214,14 @@ class Convolution(Function):
     """input (N, C, *in) convolved with weight (O, C/groups, *k), plus bias (O,)."""
 
     _node_name = "ConvolutionBackward0"
+    cols = None  # the forward's im2col columns, kept for the weight gradient (used once)
 
     @staticmethod
     def forward(ctx, input, weight, bias, geom, out_size=None):
-        y = _conv_forward(input._data, weight._data, geom, out_size)
+        if ctx.needs_input_grad[1]:  # keep the columns: the weight gradient needs them again
+            y, ctx.cols = _conv_forward(input._data, weight._data, geom, out_size, True)
+        else:
+            y = _conv_forward(input._data, weight._data, geom, out_size)
         if bias is not None:
             y += _bias_view(bias._data, y.ndim - 2)
         ctx.save_for_backward(input, weight)
@@ -218,8 +235,10 @@ class Convolution(Function):
         need = ctx.needs_input_grad
         gx = ConvBackwardInput.apply(grad, weight, None, geom, tuple(input.shape[2:]),
                                      "ConvolutionBackwardBackward0") if need[0] else None
-        gw = ConvBackwardWeight.apply(input, grad, geom, tuple(weight.shape[2:])) \
-            if need[1] else None
+        gw = None
+        if need[1]:
+            cols, ctx.cols = ctx.cols, None  # used once (a retained graph recomputes them)
+            gw = ConvBackwardWeight.apply(input, grad, geom, tuple(weight.shape[2:]), cols)
         gb = _bias_sum(grad) if need[2] else None
         return gx, gw, gb, None, None
 
@@ -260,10 +279,10 @@ class ConvBackwardWeight(Function):
     _node_name = "ConvolutionBackwardBackward0"
 
     @staticmethod
-    def forward(ctx, input, grad, geom, ksize):
+    def forward(ctx, input, grad, geom, ksize, cols=None):
         ctx.save_for_backward(input, grad)
         ctx.geom = geom
-        return _make(_conv_weight_grad(input._data, grad._data, geom, ksize))
+        return _make(_conv_weight_grad(input._data, grad._data, geom, ksize, cols))
 
     @staticmethod
     def backward(ctx, gg):
@@ -274,7 +293,7 @@ class ConvBackwardWeight(Function):
                                           "ConvolutionBackwardBackward0") if need[0] else None
         g_grad = Convolution.apply(input, gg, None, geom, tuple(grad.shape[2:])) \
             if need[1] else None
-        return g_input, g_grad, None, None
+        return g_input, g_grad, None, None, None
 
 
 # ----------------------------------------------------------------- argument checks
@@ -527,7 +546,10 @@ class Col2Im(Function):
         c = x.shape[1] // (ksize[0] * ksize[1])
         cols = x.reshape((n, c) + tuple(ksize) + out)
         padded = (n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(size, geom[1]))
-        y = _crop(_col2im(cols, padded, out, geom[0], geom[2]), geom[1], size)
+        acc = _xp(x).zeros(padded, x.dtype)
+        _col2im(acc, lambda kk: cols[(slice(None), slice(None)) + kk], ksize, out, geom[0],
+                geom[2])
+        y = _crop(acc, geom[1], size)
         ctx.ksize, ctx.geom = ksize, geom
         return _make(_xp(y).ascontiguousarray(y))
 
