@@ -213,3 +213,28 @@ def test_large_tensor_prints_its_corners():
     a = np.arange(4_000_000, dtype=np.int64).reshape(2000, 2000)
     text = same_repr(a)
     assert text.count("\n") == 6 and "3999999]" in text and " 1999]" in text
+
+
+def test_parameter_repr_matches_torch():
+    e = ember.nn.Parameter(ember.tensor([1.5, -2.0]))
+    t = torch.nn.Parameter(torch.tensor([1.5, -2.0]))
+    assert repr(e) == repr(t)
+    e = ember.nn.Parameter(ember.zeros(2, 3, dtype=ember.float64), requires_grad=False)
+    t = torch.nn.Parameter(torch.zeros(2, 3, dtype=torch.float64), requires_grad=False)
+    assert repr(e) == repr(t)
+
+
+def test_custom_function_node_name_in_repr():
+    def run(lib):
+        class Twice(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 2
+
+        return repr(Twice.apply(lib.ones(2, requires_grad=True)))
+
+    assert run(ember) == run(torch) == "tensor([2., 2.], grad_fn=<TwiceBackward>)"
