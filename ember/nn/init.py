@@ -139,8 +139,9 @@ def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
     from ember._ops.creation import arange
     with no_grad():
         tensor.zero_()
-        d = arange(min_dim).repeat(groups)  # input channel for each one to set
-        out = arange(groups).repeat_interleave(min_dim) * out_per_group + d
+        dev = tensor.device
+        d = arange(min_dim, device=dev).repeat(groups)  # input channel for each one to set
+        out = arange(groups, device=dev).repeat_interleave(min_dim) * out_per_group + d
         centre = tuple(s // 2 for s in sizes[2:])
         tensor[(out, d, *centre)] = 1
     return tensor

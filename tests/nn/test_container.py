@@ -329,3 +329,12 @@ def test_unflatten_argument_errors(args):
 
 def test_unflatten_size_mismatch_error():
     check_error(lambda lib, x: lib.nn.Unflatten(1, (4, 2))(x), randn(2, 6))
+
+
+def test_deprecated_container():
+    def run(lib, Scale, Tanh):
+        with pytest.warns(FutureWarning, match="`nn.Container` is deprecated"):
+            c = lib.nn.Container(a=Tanh(), b=Scale(2.0))
+        return repr(c), names(c)
+    e, t = both(run)
+    assert e == t

@@ -450,6 +450,17 @@ def test_state_dict_keys_order_metadata_and_detach():
     assert [str(d) for d in e[8]] == [str(d) for d in t[8]]
 
 
+def test_state_dict_positional_arguments_are_deprecated():
+    def run(lib, Affine, Act, Net, Two):
+        dest = OrderedDict()
+        with pytest.warns(FutureWarning, match="Positional args are being deprecated"):
+            out = Net().state_dict(dest, "pre.", True)
+        return out is dest, list(dest), [v.requires_grad for v in dest.values()], \
+            hasattr(dest, "_metadata")
+    e, t = both(run)
+    assert e == t
+
+
 def test_state_dict_hooks_and_version():
     def run(lib, Affine, Act, Net, Two):
         class V(Affine):
