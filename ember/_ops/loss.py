@@ -406,8 +406,7 @@ class MultiMarginLoss(Function):
             z = z * z
         if weight is not None:
             z = z * _wide(weight._data)[t][:, None]
-        onehot = xp.zeros(x2.shape, bool)
-        xp.put_along_axis(onehot, t[:, None], True, axis=1)
+        onehot = t[:, None] == xp.arange(c)
         z[onehot] = 0
         loss = z.sum(axis=1) / c
         loss = loss.reshape(()) if x.ndim <= 1 else loss
@@ -458,7 +457,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     c = x.shape[1]
     t = target._data.reshape(x.shape).astype(np.int64)
     xp = _xp(t)
-    listed = xp.logical_and.accumulate(t >= 0, axis=1)  # the slots before the first -1
+    listed = xp.cumsum(t < 0, axis=1) == 0  # the slots before the first -1
     first_unlisted = ~listed & xp.concatenate([xp.ones_like(listed[:, :1]), listed[:, :-1]], 1)
     if ((listed & (t >= c)) | (first_unlisted & (t < -1))).any():
         raise RuntimeError("argument #2 'target' is out of range")
@@ -663,6 +662,13 @@ def _row_coef(ctx):
     return -ctx.w / ctx.total if ctx.total else ctx.w * 0
 
 
+def _one_hot(idx, shape, dtype):
+    """1 where the class (dim 1) equals idx (N, 1, ...), else 0, as `dtype`."""
+    xp = _xp(idx)
+    classes = xp.arange(shape[1]).reshape(1, -1, *([1] * (len(shape) - 2)))
+    return (idx == classes).astype(dtype)
+
+
 def _as_batch(x):
     """A 1-D (C,) input as a batch of one (1, C)."""
     return x.reshape(1, -1) if x.ndim == 1 else x
@@ -691,10 +697,8 @@ class NllLoss(Function):
     @staticmethod
     def backward(ctx, grad):
         dt = grad._data.dtype
-        xp = _xp(ctx.w)
         g = _make(_row_coef(ctx).astype(dt, copy=False)) * grad
-        onehot = xp.zeros(ctx.shape, dt)
-        xp.put_along_axis(onehot, ctx.idx, 1, axis=1)
+        onehot = _one_hot(ctx.idx, ctx.shape, dt)
         gi = _make(onehot) * g.reshape(ctx.shape[0], 1, *ctx.shape[2:])
         return gi.reshape(ctx.in_shape), None, None, None, None
 
@@ -753,10 +757,8 @@ class CrossEntropy(Function):
             prob = input.softmax(0 if input.ndim == 1 else 1).reshape(shape)
         else:
             prob = _make(p if p.dtype == dt else p.astype(dt))
-        xp = _xp(p)
         g = _make(_row_coef(ctx).astype(dt, copy=False)) * grad
-        onehot = xp.zeros(shape, dt)
-        xp.put_along_axis(onehot, ctx.idx, 1, axis=1)
+        onehot = _one_hot(ctx.idx, shape, dt)
         gi = (_make(onehot) - prob) * g.reshape(shape[0], 1, *shape[2:])
         return gi.reshape(input.shape), None, None, None, None
 

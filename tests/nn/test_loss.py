@@ -709,3 +709,63 @@ def test_module_legacy_arguments_and_errors():
         with pytest.raises(TypeError, match="delta must be a float or int"):
             lib.nn.HuberLoss(delta="1")
     assert isinstance(ember.nn.CrossEntropyLoss(), ember.nn.Module)
+
+
+NAME_CASES = {  # loss -> fn(F, x, reduction, conv) on a (4, 5) float64 input x
+    "l1": lambda F, x, r, c: F.l1_loss(x, c(randn(4, 5, seed=1)), reduction=r),
+    "mse": lambda F, x, r, c: F.mse_loss(x, c(randn(4, 5, seed=1)), reduction=r),
+    "ce": lambda F, x, r, c: F.cross_entropy(x, c(ints(4)), reduction=r),
+    "ce_smooth": lambda F, x, r, c: F.cross_entropy(x, c(ints(4)), reduction=r,
+                                                    label_smoothing=0.1),
+    "nll": lambda F, x, r, c: F.nll_loss(x, c(ints(4)), reduction=r),
+    "bce": lambda F, x, r, c: F.binary_cross_entropy(x.sigmoid(), c(rand(4, 5)), reduction=r),
+    "bce_logits": lambda F, x, r, c: F.binary_cross_entropy_with_logits(x, c(rand(4, 5)),
+                                                                        reduction=r),
+    "kl": lambda F, x, r, c: F.kl_div(x, c(rand(4, 5)), reduction=r),
+    "huber": lambda F, x, r, c: F.huber_loss(x, c(randn(4, 5, seed=1)), reduction=r),
+    "smooth_l1": lambda F, x, r, c: F.smooth_l1_loss(x, c(randn(4, 5, seed=1)), reduction=r),
+    "soft_margin": lambda F, x, r, c: F.soft_margin_loss(x, c(signs(4, 5)), reduction=r),
+    "multilabel_soft": lambda F, x, r, c: F.multilabel_soft_margin_loss(x, c(rand(4, 5)),
+                                                                        reduction=r),
+    "ranking": lambda F, x, r, c: F.margin_ranking_loss(x, c(randn(4, 5)), c(signs(4, 5)),
+                                                        reduction=r),
+    "hinge": lambda F, x, r, c: F.hinge_embedding_loss(x, c(signs(4, 5)), reduction=r),
+    "cosine": lambda F, x, r, c: F.cosine_embedding_loss(x, c(randn(4, 5)), c(signs(4)),
+                                                         reduction=r),
+    "triplet": lambda F, x, r, c: F.triplet_margin_loss(x, c(randn(4, 5)), c(rand(4, 5)),
+                                                        reduction=r),
+    "poisson": lambda F, x, r, c: F.poisson_nll_loss(x, c(rand(4, 5)), reduction=r),
+    "gaussian": lambda F, x, r, c: F.gaussian_nll_loss(x, c(randn(4, 5)), c(rand(4, 5)),
+                                                       reduction=r),
+    "multi_margin": lambda F, x, r, c: F.multi_margin_loss(x, c(ints(4)), reduction=r),
+}
+
+
+@pytest.mark.parametrize("name", list(NAME_CASES))
+def test_grad_fn_names(name):
+    for reduction in REDUCTIONS:
+        names = []
+        for lib, conv in ((torch, to_torch), (ember, to_ember)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = NAME_CASES[name](lib.nn.functional, conv(randn(4, 5), True), reduction,
+                                       conv)
+            names.append(out.grad_fn.name())
+        assert names[1] == names[0], (reduction, names)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=st.lists(st.integers(0, 4), min_size=0, max_size=3),
+       name=st.sampled_from(["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss",
+                             "binary_cross_entropy_with_logits", "soft_margin_loss"]),
+       reduction=st.sampled_from(REDUCTIONS), transpose=st.booleans(),
+       seed=st.integers(0, 1000))
+def test_elementwise_losses_hypothesis(shape, name, reduction, transpose, seed):
+    x = randn(*shape, seed=seed)
+    y = rand(*shape, seed=seed + 1) if "entropy" in name else randn(*shape, seed=seed + 1)
+
+    def fn(lib, a, b):
+        if transpose and a.ndim >= 2:
+            a, b = a.transpose(0, 1), b.transpose(0, 1)
+        return getattr(F(lib), name)(a, b.detach(), reduction=reduction)
+    check(fn, x, y)
