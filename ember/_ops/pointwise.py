@@ -502,10 +502,33 @@ def _rounded_quotient_kernel(a, b, mode: str):
                 return np.floor_divide(x, y)
             return (x - np.fmod(x, y)) // y  # exact: x - fmod(x, y) is a multiple of y
         if mode == "floor":
-            return np.floor_divide(x, y)
-        return np.trunc(np.true_divide(x, y))
+            return _widened(_floor_quotient, x, y)
+        if isinstance(b, Tensor) and b._data.ndim:
+            # torch rounds a half-precision quotient before truncating it, except when the
+            # divisor is a number or a 0-dim tensor (its scalar path stays in float32)
+            return _trunc_quotient(x, y)
+        return _widened(_trunc_quotient, x, y)
     except ValueError:
         raise _broadcast_error(a, b) from None
+
+
+def _floor_quotient(x, y):
+    return np.floor_divide(x, y)
+
+
+def _trunc_quotient(x, y):
+    return np.trunc(np.true_divide(x, y))
+
+
+def _widened(fn, x, y):
+    """fn(x, y), with float16/bfloat16 operands computed in float32 and rounded once at the
+    end (as torch's kernels do), so a quotient is not rounded before it is truncated."""
+    d = x.dtype if hasattr(x, "dtype") else y.dtype
+    if d not in _HALF:
+        return fn(x, y)
+    x = x.astype(np.float32) if hasattr(x, "dtype") else x
+    y = y.astype(np.float32) if hasattr(y, "dtype") else y
+    return fn(x, y).astype(d)
 
 
 class DivRounded(Function):
@@ -598,7 +621,7 @@ class Remainder(Function):
         x, y = _operands(a, b)
         _check_int_divisor(x, y, "remainder_cpu")
         try:
-            return _make(_silent(np.remainder, x, y))
+            return _make(_silent(_widened, np.remainder, x, y))
         except ValueError:
             raise _broadcast_error(a, b) from None
 
@@ -637,7 +660,7 @@ class Fmod(Function):
         x, y = _operands(a, b)
         _check_int_divisor(x, y, "fmod_cpu")
         try:
-            return _make(_silent(np.fmod, x, y))
+            return _make(_silent(_widened, np.fmod, x, y))
         except ValueError:
             raise _broadcast_error(a, b) from None
 
