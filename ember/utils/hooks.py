@@ -25,6 +25,23 @@ class RemovableHandle:
             if d is not None:
                 d.pop(self.id, None)
 
+    def __getstate__(self):
+        # Pickled with the dicts themselves (a weak reference cannot be pickled).
+        return (self.hooks_dict_ref(), self.id, tuple(ref() for ref in self.extra_dict_ref))
+
+    def __setstate__(self, state) -> None:
+        from collections import OrderedDict
+        self.hooks_dict_ref = _ref(state[0] if state[0] is not None else OrderedDict())
+        self.id = state[1]
+        extra = state[2] if len(state) > 2 and state[2] is not None else ()
+        self.extra_dict_ref = tuple(_ref(d) for d in extra if d is not None)
+        # ids handed out from now on stay above every id that exists
+        while True:
+            nxt = next(RemovableHandle._next_id)
+            if nxt > self.id:
+                RemovableHandle._next_id = itertools.count(nxt)
+                break
+
     def __enter__(self) -> RemovableHandle:
         return self
 

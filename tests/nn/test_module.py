@@ -879,3 +879,18 @@ def test_backward_hooks_on_library_layers_with_a_constant_input():
         assert_same(list(e[1]), list(t[1]), what=f"{t[0]} grad_input")
         assert_same(list(e[2]), list(t[2]), what=f"{t[0]} grad_output")
     assert_same(ex, tx)
+
+
+def test_removable_handle_pickles_with_its_module():
+    m = _Picklable()
+    h = m.register_forward_pre_hook(_module_level_pre_hook)
+    m2, h2 = pickle.loads(pickle.dumps((m, h)))
+    assert h2.id == h.id and h2.id in m2._forward_pre_hooks
+    h2.remove()
+    assert h2.id not in m2._forward_pre_hooks and h.id in m._forward_pre_hooks
+    fresh = m.register_forward_hook(_module_level_hook)
+    assert fresh.id > h2.id
+
+
+def _module_level_pre_hook(module, args):
+    return None
