@@ -647,6 +647,7 @@ class Linear(Function):
         if y.dtype != x.dtype:
             y = y.astype(x.dtype)
         ctx.save_for_backward(input, weight)
+        ctx.bias_rows = bias is not None and bias._data.ndim == 1
         return _make(y.reshape(lead + (w.shape[0],)) if x.ndim != 2 else y)
 
     @staticmethod
@@ -661,7 +662,10 @@ class Linear(Function):
                 gx = gx.reshape(input.shape)
         if need[1]:
             gw = mm(g2.mT, input.reshape(-1, weight.shape[1]) if input.ndim != 2 else input)
-        return gx, gw, (grad if need[2] else None)
+        gb = None
+        if need[2]:  # a (out,) bias sums over the rows; other shapes are reduced by the engine
+            gb = g2.sum(0) if ctx.bias_rows else grad
+        return gx, gw, gb
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
