@@ -149,3 +149,25 @@ def test_dropout_errors_and_warnings():
                 getattr(lib.nn.functional, fn)(t)
     e = ember.tensor(np.ones((2, 3), ml_dtypes.bfloat16))
     assert F.dropout(e, 0.5).dtype == ember.bfloat16
+
+
+# ----------------------------------------------------------------- modules
+@pytest.mark.parametrize("name,shape", [("Dropout", (40, 50)), ("Dropout1d", (40, 50, 3)),
+                                        ("Dropout2d", (40, 50, 2, 2)),
+                                        ("Dropout3d", (40, 50, 2, 1, 2)),
+                                        ("AlphaDropout", (40, 50)),
+                                        ("FeatureAlphaDropout", (40, 50, 3))])
+def test_dropout_modules(name, shape):
+    for kw in ({}, dict(p=0.2, inplace=True)):
+        tm, em = getattr(torch.nn, name)(**kw), getattr(ember.nn, name)(**kw)
+        assert repr(em) == repr(tm)
+    em = getattr(ember.nn, name)(p=0.3)
+    x = to_ember(randn(*shape) + 5, True)
+    assert em.training
+    y = em(x)
+    frac = (y.detach().numpy() != y.detach().numpy().flat[0]).mean()  # not all one value
+    assert frac > 0.1 and not np.allclose(y.detach().numpy(), x.detach().numpy())
+    em.eval()
+    assert em(x) is x  # identity in eval mode, as torch returns its input
+    check_error(lambda lib, x: getattr(lib.nn, name)(p=1.5), randn(1),  # noqa: B023
+                match="dropout probability has to be between 0 and 1, but got 1.5")

@@ -156,3 +156,70 @@ def test_embedding_bag_max_norm_and_grad_fn():
 ])
 def test_embedding_bag_errors(call, match):
     check_error(call, randn(10, 3, dtype=np.float32), np.array([1, 2]), match=match)
+
+
+# ----------------------------------------------------------------- modules
+def _twins(cls_name, *args, **kw):
+    """torch and ember modules with the same weights (ember loads torch's state_dict)."""
+    tm = getattr(torch.nn, cls_name)(*args, **kw).double()
+    em = getattr(ember.nn, cls_name)(*args, **kw).double()
+    em.load_state_dict({k: to_ember(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    return tm, em
+
+
+@pytest.mark.parametrize("kw", [{}, dict(padding_idx=1), dict(padding_idx=-2, max_norm=1.0),
+                                dict(norm_type=1.0, scale_grad_by_freq=True)])
+def test_embedding_module(kw):
+    tm, em = _twins("Embedding", 10, 3, **kw)
+    assert repr(em) == repr(tm) and list(em.state_dict()) == ["weight"]
+    assert em.padding_idx == tm.padding_idx
+    idx = ints(4, 3)
+    outs = []
+    for m, conv in ((tm, to_torch), (em, to_ember)):
+        out = m(conv(idx))
+        out.backward(conv(randn(4, 3, 3, seed=5)))
+        outs.append((out, m.weight.grad, m.weight.detach()))
+    assert_same(outs[1], outs[0])
+    fresh = ember.nn.Embedding(6, 4, padding_idx=2)
+    assert fresh.weight.shape == (6, 4) and fresh.weight.requires_grad
+    assert not fresh.weight[2].detach().numpy().any() and fresh.weight.detach().numpy().any()
+    assert ember.nn.Embedding(3, 2, dtype=ember.float64).weight.dtype == ember.float64
+    assert repr(ember.nn.Embedding(3, 2, sparse=True)) == repr(torch.nn.Embedding(3, 2,
+                                                                                  sparse=True))
+
+
+def test_embedding_from_pretrained():
+    w = randn(5, 2)
+    for freeze in (True, False):
+        t = torch.nn.Embedding.from_pretrained(to_torch(w), freeze=freeze, padding_idx=1)
+        e = ember.nn.Embedding.from_pretrained(to_ember(w), freeze=freeze, padding_idx=1)
+        assert repr(e) == repr(t) and e.weight.requires_grad == t.weight.requires_grad
+        assert_same(e(to_ember(np.array([1, 4]))), t(to_torch(np.array([1, 4]))))
+    check_error(lambda lib, w: lib.nn.Embedding.from_pretrained(w), randn(3),
+                match="expected to be 2-dimensional")
+    check_error(lambda lib, w: lib.nn.Embedding(3, 2, _weight=w), randn(2, 2),
+                match="Shape of weight does not match")
+    check_error(lambda lib, w: lib.nn.Embedding(3, 2, padding_idx=3), randn(2, 2),
+                match="Padding_idx must be within num_embeddings")
+
+
+@pytest.mark.parametrize("kw", [{}, dict(mode="sum", padding_idx=0),
+                                dict(mode="max", max_norm=1.0, norm_type=1.0),
+                                dict(mode="mean", include_last_offset=True)])
+def test_embedding_bag_module(kw):
+    tm, em = _twins("EmbeddingBag", 10, 3, **kw)
+    assert repr(em) == repr(tm)
+    idx, off = ints(8), np.array([0, 3, 3, 8] if kw.get("include_last_offset") else [0, 3, 3])
+    outs = []
+    for m, conv in ((tm, to_torch), (em, to_ember)):
+        out = m(conv(idx), conv(off))
+        out.backward(conv(randn(*out.shape, seed=5)))
+        outs.append((out, m.weight.grad))
+    assert_same(outs[1], outs[0])
+    t = torch.nn.EmbeddingBag.from_pretrained(to_torch(randn(4, 2)), mode="sum")
+    e = ember.nn.EmbeddingBag.from_pretrained(to_ember(randn(4, 2)), mode="sum")
+    assert repr(e) == repr(t) and not e.weight.requires_grad
+    assert repr(ember.nn.EmbeddingBag(3, 2, scale_grad_by_freq=True, norm_type=3.0)) == \
+        repr(torch.nn.EmbeddingBag(3, 2, scale_grad_by_freq=True, norm_type=3.0))
+    check_error(lambda lib, w: lib.nn.EmbeddingBag(3, 2, padding_idx=3), randn(2, 2),
+                match="padding_idx must be within num_embeddings")

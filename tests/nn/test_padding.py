@@ -71,3 +71,21 @@ def test_pad_grad_fn_names():
 ])
 def test_pad_errors(call, match):
     check_error(call, randn(2, 3, 8, 8), match=match)
+
+
+# ----------------------------------------------------------------- modules
+@pytest.mark.parametrize("name,args", [
+    ("ZeroPad1d", (2,)), ("ZeroPad2d", (1,)), ("ZeroPad2d", ((1, 0, 2, 1),)), ("ZeroPad3d", (1,)),
+    ("ConstantPad1d", ((1, 2), 3.5)), ("ConstantPad2d", (1, 0)), ("ConstantPad3d", (1, -1.5)),
+    ("ReflectionPad1d", (2,)), ("ReflectionPad2d", ((1, 2, 0, 1),)), ("ReflectionPad3d", (1,)),
+    ("ReplicationPad1d", (1,)), ("ReplicationPad2d", (2,)), ("ReplicationPad3d", (1,)),
+    ("CircularPad1d", (1,)), ("CircularPad2d", ((1, 2, 2, 1),)), ("CircularPad3d", (1,)),
+])
+def test_pad_modules(name, args):
+    import torch
+
+    import ember
+    tm, em = getattr(torch.nn, name)(*args), getattr(ember.nn, name)(*args)
+    assert repr(em) == repr(tm) and em.padding == tm.padding
+    nd = 3 if name.endswith("1d") else 5 if name.endswith("3d") else 4
+    check(lambda lib, x: (tm if lib is torch else em)(x), randn(*(2, 3, 4, 5, 3)[:nd]))

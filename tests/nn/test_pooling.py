@@ -212,3 +212,39 @@ def test_max_unpool_output_size_and_1d():
         y, i = F.max_pool2d(x, 2, return_indices=True)
         return F.max_unpool2d(y, i, 2, output_size=(9, 9))
     check_error(bad, randn(1, 2, 7, 7), match="invalid output_size")
+
+
+# ----------------------------------------------------------------- modules
+POOL_MODULES = [
+    ("MaxPool2d", (2,), {}), ("MaxPool2d", (3, 2, 1), dict(return_indices=True, ceil_mode=True)),
+    ("MaxPool1d", (3, 2, 1), dict(return_indices=True, ceil_mode=True)),
+    ("MaxPool3d", ((1, 2, 2),), {}), ("AvgPool1d", (3,), dict(padding=1)),
+    ("AvgPool2d", (2,), {}), ("AvgPool2d", ((3, 2), 1, 1), dict(count_include_pad=False,
+                                                               divisor_override=2)),
+    ("AvgPool3d", (2, 1), {}), ("AdaptiveAvgPool2d", ((3, None),), {}),
+    ("AdaptiveAvgPool1d", (3,), {}), ("AdaptiveMaxPool2d", (2,), dict(return_indices=True)),
+    ("AdaptiveMaxPool1d", (3,), {}),
+]
+
+
+@pytest.mark.parametrize("name,args,kw", POOL_MODULES)
+def test_pool_modules(name, args, kw):
+    tm, em = getattr(torch.nn, name)(*args, **kw), getattr(ember.nn, name)(*args, **kw)
+    assert repr(em) == repr(tm)
+    assert list(em.state_dict()) == [] and list(em.parameters()) == []
+    nd = 3 if name.endswith("1d") else 5 if name.endswith("3d") else 4
+    x = randn(*(2, 3, 6, 5, 4)[:nd])
+    check(lambda lib, x: (tm if lib is torch else em)(x), x)
+
+
+def test_unpool_modules():
+    for name, pool, shape in [("MaxUnpool2d", "MaxPool2d", (2, 3, 6, 4)),
+                              ("MaxUnpool1d", "MaxPool1d", (2, 3, 6))]:
+        pools = {lib: getattr(lib.nn, pool)(2, return_indices=True) for lib in (torch, ember)}
+        unpools = {lib: getattr(lib.nn, name)(2) for lib in (torch, ember)}
+        assert repr(unpools[ember]) == repr(unpools[torch])
+
+        def fn(lib, x):
+            y, i = pools[lib](x)  # noqa: B023
+            return unpools[lib](y, i, output_size=x.shape)  # noqa: B023
+        check(fn, randn(*shape))

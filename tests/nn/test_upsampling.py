@@ -120,3 +120,29 @@ def test_one_hot():
         check_error(lambda lib, i: lib.nn.functional.one_hot(i), bad, match=match)
     check_error(lambda lib, i: lib.nn.functional.one_hot(i, 2), np.array([3]),
                 match="smaller than num_classes")
+
+
+# ----------------------------------------------------------------- modules
+@pytest.mark.parametrize("name,kw", [
+    ("Upsample", dict(scale_factor=2)), ("Upsample", dict(size=(3, 7), mode="bilinear")),
+    ("Upsample", dict(scale_factor=(1.5, 2), mode="bilinear", align_corners=True)),
+    ("Upsample", dict(scale_factor=1.7, mode="nearest", recompute_scale_factor=True)),
+    ("UpsamplingNearest2d", dict(scale_factor=2)), ("UpsamplingBilinear2d", dict(size=4)),
+])
+def test_upsample_modules(name, kw):
+    import torch
+
+    import ember
+    tm, em = getattr(torch.nn, name)(**kw), getattr(ember.nn, name)(**kw)
+    assert repr(em) == repr(tm)
+    check(lambda lib, x: (tm if lib is torch else em)(x), randn(2, 3, 4, 5))
+
+
+def test_pixel_shuffle_modules():
+    import torch
+
+    import ember
+    for name, r, shape in [("PixelShuffle", 2, (2, 8, 3, 3)), ("PixelUnshuffle", 3, (1, 2, 6, 3))]:
+        tm, em = getattr(torch.nn, name)(r), getattr(ember.nn, name)(r)
+        assert repr(em) == repr(tm)
+        check(lambda lib, x: (tm if lib is torch else em)(x), randn(*shape))  # noqa: B023
