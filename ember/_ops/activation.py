@@ -49,6 +49,7 @@ _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 # torch's hardsigmoid derivative uses 1/6 rounded to float32
 _SIXTH = float(np.float32(1.0 / 6.0))
+_BLOCK = 1 << 15  # elements per block of the multi-step kernels (see _blockwise)
 
 
 def _need_float(a: Tensor, kernel: str) -> None:
@@ -61,6 +62,23 @@ def _work(a: Tensor):
     least 1-d so that in-place array steps (out=...) always have an array to write to."""
     x = _opmath(a._data)
     return x.reshape(1) if x.ndim == 0 else x
+
+
+def _blockwise(kernel, x, params, g=None):
+    """kernel(x, *params), times g when given, over 32K-element blocks of a large NumPy x.
+
+    Kernels of many array steps are memory-bound on big tensors; on blocks their
+    temporaries stay in cache. (A loop over blocks, never over elements.)"""
+    if x.size <= _BLOCK or x.__class__ is not np.ndarray:
+        r = _silent(kernel, x, *params)
+        return r if g is None else g * r
+    xf = x.reshape(-1)
+    gf = None if g is None else g.reshape(-1)
+    out = np.empty(xf.shape, x.dtype if g is None else np.result_type(g.dtype, x.dtype))
+    for i in range(0, xf.size, _BLOCK):
+        r = _silent(kernel, xf[i:i + _BLOCK], *params)
+        out[i:i + _BLOCK] = r if gf is None else gf[i:i + _BLOCK] * r
+    return out.reshape(x.shape)
 
 
 def _out(result, like):
@@ -83,8 +101,10 @@ class ActivationBackward(Function):
         ctx.op, ctx.params = op, params
         ctx.save_for_backward(grad, a)
         g = grad._data
-        d = _silent(op.derivative, _opmath(a._data), *params)
-        return _make(_out(g * d, g))
+        x = _opmath(a._data)
+        if g.shape != x.shape:
+            g = _xp(g).broadcast_to(g, x.shape)
+        return _make(_out(_blockwise(op.derivative, x, params, g), g))
 
     @staticmethod
     def backward(ctx, gg):
@@ -204,8 +224,14 @@ class LeakyRelu(Function):
         ctx.params = (slope,)
         ctx.save_for_backward(a)
         x = _opmath(a._data)
-        return _make(_out(np.where(x > 0, x, x * slope) if x.__class__ is np.ndarray
-                          else _xp(x).where(x > 0, x, x * slope), a._data))
+        xp = _xp(x)
+        if 0.0 <= slope <= 1.0:  # the larger (smaller) of x and slope * x: two passes
+            y = xp.maximum(x, x * slope)
+        elif slope > 1.0:
+            y = xp.minimum(x, x * slope)
+        else:
+            y = xp.where(x > 0, x, x * slope)
+        return _make(_out(y, a._data))
 
     @staticmethod
     def backward(ctx, grad):
@@ -335,12 +361,15 @@ class Hardswish(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        x = _work(a)
+        return _make(_out(_blockwise(Hardswish.kernel, _work(a), ()), a._data))
+
+    @staticmethod
+    def kernel(x):
         y = x + 3.0
         y = y.clip(0.0, 6.0, out=y)
         y *= x
         y /= 6.0
-        return _make(_out(y, a._data))
+        return y
 
     @staticmethod
     def backward(ctx, grad):
@@ -378,11 +407,17 @@ class Elu(Function):
     def forward(ctx, a, alpha, scale, input_scale):
         ctx.params = (alpha, scale, input_scale)
         ctx.save_for_backward(a)
-        x = _opmath(a._data)
+        return _make(_out(_blockwise(Elu.kernel, _work(a), ctx.params), a._data))
+
+    @staticmethod
+    def kernel(x, alpha, scale, input_scale):
         xp = _xp(x)
-        neg = xp.expm1(xp.minimum(x, 0.0) * input_scale)  # clipped: no overflow for big x
+        neg = xp.minimum(x, 0.0)  # clipped: exp cannot overflow for large x
+        if input_scale != 1.0:
+            neg *= input_scale
+        neg = xp.expm1(neg, out=neg)
         neg *= alpha * scale
-        return _make(_out(xp.where(x > 0, x * scale if scale != 1.0 else x, neg), a._data))
+        return xp.where(x > 0, x * scale if scale != 1.0 else x, neg)
 
     @staticmethod
     def backward(ctx, grad):
@@ -460,13 +495,17 @@ class Softplus(Function):
     def forward(ctx, a, beta, th):
         ctx.params = (beta, th)
         ctx.save_for_backward(a)
-        x = _opmath(a._data)
+        return _make(_out(_blockwise(Softplus.kernel, _work(a), ctx.params), a._data))
+
+    @staticmethod
+    def kernel(x, beta, th):
         xp = _xp(x)
         xb = x * beta if beta != 1.0 else x
-        soft = _silent(xp.logaddexp, xb, 0.0)  # log(1 + exp(beta x)) without overflow
+        soft = xp.exp(xb)
+        soft = xp.log1p(soft, out=soft)  # overflows to inf only where xb > th anyway
         if beta != 1.0:
             soft /= beta
-        return _make(_out(xp.where(xb > th, x, soft), a._data))
+        return xp.where(xb > th, x, soft)
 
     @staticmethod
     def backward(ctx, grad):
@@ -500,11 +539,16 @@ class LogSigmoid(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        x = _work(a)
+        return _make(_out(_blockwise(LogSigmoid.kernel, _work(a), ()), a._data))
+
+    @staticmethod
+    def kernel(x):
         xp = _xp(x)
-        y = xp.log1p(xp.exp(-xp.abs(x)))
-        y = xp.subtract(xp.minimum(x, 0.0), y, out=y)  # min(x, 0) - log(1 + exp(-|x|))
-        return _make(_out(y, a._data))
+        y = xp.abs(x)
+        y *= -1.0
+        y = xp.exp(y, out=y)
+        y = xp.log1p(y, out=y)
+        return xp.subtract(xp.minimum(x, 0.0), y, out=y)  # min(x, 0) - log(1 + exp(-|x|))
 
     @staticmethod
     def backward(ctx, grad):
@@ -536,7 +580,10 @@ class Gelu(Function):
     def forward(ctx, a, tanh_approx):
         ctx.params = (tanh_approx,)
         ctx.save_for_backward(a)
-        x = _work(a)
+        return _make(_out(_blockwise(Gelu.kernel, _work(a), ctx.params), a._data))
+
+    @staticmethod
+    def kernel(x, tanh_approx):
         xp = _xp(x)
         if tanh_approx:  # torch's operation order: k * (x + c * x^3)
             inner = x * x
@@ -550,7 +597,7 @@ class Gelu(Function):
         y += 1.0
         y *= x
         y *= 0.5
-        return _make(_out(y, a._data))
+        return y
 
     @staticmethod
     def backward(ctx, grad):
@@ -595,12 +642,15 @@ class Silu(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        x = _work(a)
+        return _make(_out(_blockwise(Silu.kernel, _work(a), ()), a._data))
+
+    @staticmethod
+    def kernel(x):
         xp = _xp(x)
-        y = _silent(xp.exp, -x)
+        y = xp.negative(x)
+        y = xp.exp(y, out=y)
         y += 1.0
-        y = xp.divide(x, y, out=y)  # x / (1 + exp(-x))
-        return _make(_out(y, a._data))
+        return xp.divide(x, y, out=y)  # x / (1 + exp(-x))
 
     @staticmethod
     def backward(ctx, grad):
@@ -633,11 +683,16 @@ class Mish(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        x = _opmath(a._data)
+        return _make(_out(_blockwise(Mish.kernel, _work(a), ()), a._data))
+
+    @staticmethod
+    def kernel(x):
         xp = _xp(x)
-        y = xp.tanh(xp.logaddexp(x, 0.0))
+        y = xp.exp(x)
+        y = xp.log1p(y, out=y)  # softplus (inf for huge x, where tanh gives 1)
+        y = xp.tanh(y, out=y)
         y *= x
-        return _make(_out(y, a._data))
+        return y
 
     @staticmethod
     def backward(ctx, grad):
@@ -647,7 +702,7 @@ class Mish(Function):
     @staticmethod
     def derivative(x):
         xp = _xp(x)
-        t = xp.tanh(xp.logaddexp(x, 0.0))
+        t = xp.tanh(xp.log1p(xp.exp(x)))
         s = 1.0 / (1.0 + xp.exp(-x))
         return t + x * s * (1.0 - t * t)
 
