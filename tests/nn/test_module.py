@@ -304,6 +304,48 @@ def test_forward_pre_hook_bad_return_and_handles():
     assert e == t
 
 
+def test_global_forward_hook_with_kwargs_and_always_call():
+    def run(lib, Affine, Act, Net, Two):
+        mm = lib.nn.modules.module
+        log = []
+        h1 = mm.register_module_forward_hook(
+            lambda mod, args, kwargs, out: log.append(("kw", sorted(kwargs))), with_kwargs=True)
+        h2 = mm.register_module_forward_hook(
+            lambda mod, args, out: log.append(("always", out is None)), always_call=True)
+        try:
+            m = Affine()
+            m(lib.ones(1, 3, dtype=lib.float64), scale=2.0)
+            with pytest.raises(RuntimeError):
+                m(lib.ones(1, 4, dtype=lib.float64))
+        finally:
+            h1.remove()
+            h2.remove()
+        m(lib.ones(1, 3, dtype=lib.float64))
+        return log
+    e, t = both(run)
+    assert e == t
+
+
+def test_global_non_full_backward_hook_and_mixing():
+    def run(lib, Affine, Act, Net, Two):
+        mm = lib.nn.modules.module
+        seen = []
+        h = mm.register_module_backward_hook(lambda mod, gi, go: seen.append(type(mod).__name__))
+        try:
+            with pytest.raises(RuntimeError) as info:
+                mm.register_module_full_backward_hook(lambda *a: None)
+            x = lib.tensor(randn(3)).requires_grad_()
+            act = Act()  # the hook holds the module weakly: keep it alive
+            with pytest.warns(FutureWarning):
+                act(x).sum().backward()
+        finally:
+            h.remove()
+            mm._global_is_full_backward_hook = None  # torch never resets it either
+        return seen, str(info.value)
+    e, t = both(run)
+    assert e == t
+
+
 def test_always_call_hook_runs_when_forward_raises():
     def run(lib, Affine, Act, Net, Two):
         log = []

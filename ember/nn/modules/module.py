@@ -317,7 +317,6 @@ class Module:
     _version: int = 1  # bumped by a layer whose state_dict layout changes
     training: bool
     call_super_init: bool = False
-    _compiled_call_impl = None
 
     def __init__(self, *args, **kwargs) -> None:
         if self.call_super_init is False and kwargs:
