@@ -584,14 +584,13 @@ class Gelu(Function):
 
     @staticmethod
     def kernel(x, tanh_approx):
-        xp = _xp(x)
         if tanh_approx:  # torch's operation order: k * (x + c * x^3)
             inner = x * x
             inner *= x
             inner *= _C_TANH
             inner += x
             inner *= _K_TANH
-            y = xp.tanh(inner, out=inner)
+            y = _rounded_tanh(inner)
         else:
             y = _erf_kernel(x * _SQRT_HALF, 0)
         y += 1.0
@@ -609,7 +608,7 @@ class Gelu(Function):
         xp = _xp(x)
         x2 = x * x
         if tanh_approx:
-            t = xp.tanh(_K_TANH * (x + _C_TANH * (x2 * x)))
+            t = _rounded_tanh(_K_TANH * (x + _C_TANH * (x2 * x)))
             du = _K_TANH * (1.0 + 3.0 * _C_TANH * x2)
             return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du
         cdf = 0.5 * (1.0 + _erf_kernel(x * _SQRT_HALF, 0))
@@ -624,6 +623,14 @@ class Gelu(Function):
             # (1 - t^2) (u' - x t u'^2 + x u''/2) with u'' = 6 c k x
             return (1.0 - t * t) * (du - a * t * du * du + a2 * (3.0 * _C_TANH * _K_TANH))
         return (a2 * -0.5).exp() * (_INV_SQRT_2PI * (2.0 - a2))
+
+
+def _rounded_tanh(v):
+    """tanh of a float32 array through float64: NumPy's float32 tanh can be one ulp off
+    near +-1, which gelu's 1 + tanh and 1 - tanh^2 would magnify."""
+    if v.dtype == np.float32:
+        return _xp(v).tanh(v.astype(np.float64)).astype(np.float32)
+    return _xp(v).tanh(v)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
