@@ -104,9 +104,13 @@ def _size_warning(input: Tensor, target: Tensor) -> None:
                       stacklevel=3)
 
 
-def _float_pair(input: Tensor, target: Tensor, kernel: str):
-    """(input array, target array, result dtype) for an elementwise loss of the two."""
-    rt = _dt.result_type_of(input, target)
+def _float_pair(input: Tensor, target: Tensor, kernel: str, broadcast_first: bool = True):
+    """(input array, target array, result dtype) for an elementwise loss of the two.
+
+    torch expands input and target to one shape first, so a 0-dim operand promotes like
+    a full tensor there (`broadcast_first`)."""
+    rt = (_dt.promote_types(input.dtype, target.dtype) if broadcast_first
+          else _dt.result_type_of(input, target))
     if not rt.is_floating_point:
         raise NotImplementedError(f'"{kernel}" not implemented for \'{_type_name(rt)}\'')
     x, y = input._data, target._data
@@ -115,6 +119,13 @@ def _float_pair(input: Tensor, target: Tensor, kernel: str):
     if y.dtype != rt.np:
         y = y.astype(rt.np)
     return _wide(x), _wide(y), rt
+
+
+def _diff_t(ctx, input: Tensor, target: Tensor) -> Tensor:
+    """input - target in the forward's result dtype (ctx.rt), as ember ops."""
+    rt = ctx.rt
+    return (input if input.dtype is rt else input.to(rt)) - (
+        target if target.dtype is rt else target.to(rt))
 
 
 def _diff(x, y, input: Tensor, target: Tensor):
@@ -157,6 +168,9 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduc
     _size_warning(input, target)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
+    if input.shape != target.shape:
+        from ember._ops.shape import broadcast_tensors
+        input, target = broadcast_tensors(input, target)
     if weight is not None:
         _weight_reduction(reduction)
         return _weighted((input - target).abs(), weight, input, reduction, True)
@@ -170,6 +184,7 @@ class MseLoss(Function):
     @staticmethod
     def forward(ctx, input, target, reduction):
         x, y, rt = _float_pair(input, target, "mse_cpu")
+        ctx.rt = rt
         d = _diff(x, y, input, target)
         loss = d * d
         ctx.reduction, ctx.n = reduction, loss.size
@@ -179,7 +194,7 @@ class MseLoss(Function):
     @staticmethod
     def backward(ctx, grad):
         input, target = ctx.saved_tensors
-        g = (input - target) * (_scaled(grad, ctx.reduction, ctx.n) * 2.0)
+        g = _diff_t(ctx, input, target) * (_scaled(grad, ctx.reduction, ctx.n) * 2.0)
         return g, (-g if ctx.needs_input_grad[1] else None), None
 
 
@@ -201,6 +216,7 @@ class SmoothL1Loss(Function):
     @staticmethod
     def forward(ctx, input, target, reduction, beta):
         x, y, rt = _float_pair(input, target, "smooth_l1_cpu")
+        ctx.rt = rt
         d = _diff(x, y, input, target)
         ad = abs(d)
         loss = ad if beta == 0 else _xp(d).where(ad < beta, (0.5 / beta) * d * d, ad - 0.5 * beta)
@@ -211,7 +227,7 @@ class SmoothL1Loss(Function):
     @staticmethod
     def backward(ctx, grad):
         input, target = ctx.saved_tensors
-        d = input - target
+        d = _diff_t(ctx, input, target)
         beta = ctx.beta
         slope = d.sign() if beta == 0 else where(d.abs() < beta, d / beta, d.sign())
         g = slope * _scaled(grad, ctx.reduction, ctx.n)
@@ -234,17 +250,19 @@ class HuberLoss(Function):
     @staticmethod
     def forward(ctx, input, target, reduction, delta):
         x, y, rt = _float_pair(input, target, "huber_cpu")
+        ctx.rt = rt
         d = _diff(x, y, input, target)
         ad = abs(d)
         loss = _xp(d).where(ad < delta, 0.5 * d * d, delta * (ad - 0.5 * delta))
         ctx.reduction, ctx.n, ctx.delta = reduction, loss.size, delta
         ctx.save_for_backward(input, target)
-        return _make(_reduce_array(loss, reduction, rt.np))
+        # torch's huber kernel writes into a tensor of the input's dtype
+        return _make(_reduce_array(loss, reduction, input._data.dtype))
 
     @staticmethod
     def backward(ctx, grad):
         input, target = ctx.saved_tensors
-        d = input - target
+        d = _diff_t(ctx, input, target)
         slope = where(d.abs() < ctx.delta, d, d.sign() * ctx.delta)
         g = slope * _scaled(grad, ctx.reduction, ctx.n)
         return g, (-g if ctx.needs_input_grad[1] else None), None, None
@@ -269,7 +287,7 @@ class SoftMarginLoss(Function):
 
     @staticmethod
     def forward(ctx, input, target, reduction):
-        x, y, rt = _float_pair(input, target, "soft_margin_loss")
+        x, y, rt = _float_pair(input, target, "soft_margin_loss", False)
         xp = _xp(x)
         # torch's formula, log1p(exp(-y x)): it overflows to inf for margins beyond ~88 (float32)
         loss = _silent(lambda: xp.log1p(xp.exp(-_diff(0, y, input, target) * -x)))
@@ -399,7 +417,7 @@ class MultiMarginLoss(Function):
         n, c = x2.shape
         bad = (t < 0) | (t >= c)
         if bad.any():
-            raise IndexError("target out of range")
+            raise RuntimeError("target out of range")
         picked = xp.take_along_axis(x2, t[:, None], axis=1)
         z = (margin - picked + x2).clip(0, None)
         if p == 2:
@@ -442,6 +460,25 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     if weight is not None and weight.ndim != 1:
         raise ValueError("weight must be one-dimensional")
     _no_grad_arg(weight, "multi_margin_loss", "weight")
+    nd = input.ndim
+    if nd > 2 or (nd == 2 and input.shape[1] == 0) or (nd < 2 and input.numel() == 0):
+        raise RuntimeError("Expected non-empty vector or matrix with optional 0-dim batch size, "
+                           f"but got: {list(input.shape)}")
+    rows = input.shape[0] if nd == 2 else 1
+    if target.ndim > 1 or target.numel() != rows:
+        raise RuntimeError("multi_margin_loss: target tensor should be 1-D with size equal to the "
+                           f"number of input samples (batch size). Expected target size [{rows}], "
+                           f"but got {list(target.shape)}. Input has shape {list(input.shape)}.")
+    if target.dtype != _dt.int64:
+        raise RuntimeError(f"expected scalar type Long but found {_type_name(target.dtype)}")
+    if weight is not None:
+        c = input.shape[-1] if nd else 1
+        if weight.numel() != c:
+            raise RuntimeError(f"inconsistent weight size, expected {c} but got "
+                               f"{list(weight.shape)}")
+        if weight.dtype != input.dtype:
+            raise RuntimeError(f"expected scalar type {_type_name(input.dtype)} but found "
+                               f"{_type_name(weight.dtype)}")
     return MultiMarginLoss.apply(input, target, p, float(margin), weight, reduction)
 
 
@@ -503,7 +540,7 @@ class BinaryCrossEntropy(Function):
     def forward(ctx, input, target, weight, reduction):
         x, y = _wide(input._data), _wide(target._data)
         xp = _xp(x)
-        if ((x < 0) | (x > 1)).any():
+        if not ((x >= 0) & (x <= 1)).all():  # NaN fails too
             raise RuntimeError("all elements of input should be between 0 and 1")
         with np.errstate(divide="ignore"):
             loss = (y - 1) * xp.maximum(xp.log1p(-x), -100.0) - y * xp.maximum(xp.log(x), -100.0)
@@ -559,7 +596,8 @@ class BinaryCrossEntropyWithLogits(Function):
             loss = loss * _wide(weight._data)
         ctx.reduction, ctx.n = reduction, loss.size
         ctx.save_for_backward(input, target, weight, pos_weight)
-        return _make(_reduce_array(loss, reduction, input._data.dtype))
+        # torch accumulates into a tensor of the target's dtype
+        return _make(_reduce_array(loss, reduction, target._data.dtype))
 
     @staticmethod
     def backward(ctx, grad):
@@ -938,6 +976,9 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, ep
                       reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of target under N(input, var); var is clamped to at least eps
     without blocking its gradient, and may omit one broadcast dim (homoscedastic case)."""
+    if not isinstance(var, (float, Tensor)):
+        raise TypeError(f"gaussian_nll_loss(): var must be a Tensor or a float, not "
+                        f"{type(var).__name__}")
     if isinstance(var, float):
         if var < 0:
             raise ValueError("var has negative entry/entries")

@@ -769,3 +769,38 @@ def test_elementwise_losses_hypothesis(shape, name, reduction, transpose, seed):
             a, b = a.transpose(0, 1), b.transpose(0, 1)
         return getattr(F(lib), name)(a, b.detach(), reduction=reduction)
     check(fn, x, y)
+
+
+def test_promotion_follows_torch():
+    x32 = randn(4, 5, dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss"]:
+            # torch expands the operands first: a 0-dim float64 target promotes like a tensor
+            check(lambda lib, a, b, name=name: getattr(F(lib), name)(a, b), x32, np.array(0.5),
+                  grad=name != "huber_loss")  # (torch's huber backward refuses the mix)
+    check(lambda lib, a, b: F(lib).soft_margin_loss(a, b.detach()), x32, np.array(-1.0))
+    # binary_cross_entropy_with_logits returns the target's dtype
+    check(lambda lib, a, b: F(lib).binary_cross_entropy_with_logits(a, b), x32,
+          rand(4, 5, seed=1), rtol=1e-6)  # (its log-sigmoid is a float32 computation)
+    check(lambda lib, a, b: F(lib).binary_cross_entropy_with_logits(a, b), randn(4, 5),
+          rand(4, 5, seed=1, dtype=np.float32), rtol=1e-6, atol=1e-9)
+
+
+def test_more_errors():
+    x = randn(4, 5)
+    check_error(lambda lib, a, b: F(lib).binary_cross_entropy(a, b), np.array([np.nan, 0.5]),
+                np.array([0.5, 0.5]), match="between 0 and 1")
+    check_error(lambda lib, a, b: F(lib).multi_margin_loss(a, b), x, np.array([0, 1, 2, 9]),
+                match="target out of range")
+    check_error(lambda lib, a, b: F(lib).multi_margin_loss(a, b), x, ints(4, 1),
+                match=r"Expected target size \[4\], but got \[4, 1\]. Input has shape \[4, 5\].")
+    check_error(lambda lib, a, b: F(lib).multi_margin_loss(a, b), x, ints(4, dtype=np.int32),
+                match="expected scalar type Long but found Int")
+    check_error(lambda lib, a, b: F(lib).multi_margin_loss(a, b), x[None], ints(4),
+                match=r"Expected non-empty vector or matrix .* got: \[1, 4, 5\]")
+    check_error(lambda lib, a, b, w: F(lib).multi_margin_loss(a, b, weight=w), x, ints(4),
+                np.ones(3), match=r"inconsistent weight size, expected 5 but got \[3\]")
+    check_error(lambda lib, a, b: F(lib).gaussian_nll_loss(a, b, 1), x, x)
+    check_error(lambda lib, a, b: F(lib).l1_loss(a, b), ints(3), ints(3),
+                match="could not infer output dtype")
