@@ -80,45 +80,43 @@ def _is_int(x) -> bool:
 
 
 def _parse_size(size, name: str = "empty") -> tuple:
-    """Sizes as torch accepts them: f(2, 3), f((2, 3)), f([2, 3]), f(Size), 0-dim int tensors."""
-    if len(size) == 1 and type(size[0]) in (tuple, list, Size):
-        size = size[0]
-        if all(type(s) is int and s >= 0 for s in size):  # the common case, quickly
-            return tuple(size)
-        size = (size,)
-    elif all(type(s) is int and s >= 0 for s in size):
+    """Sizes as torch accepts them: f(2, 3), f((2, 3)), f([2, 3]), f(Size), 0-dim int tensors.
+
+    `size` is the tuple of positional arguments; errors are torch's for `name`().
+    """
+    if len(size) == 1 and type(size[0]) in (tuple, list, Size):  # f((2, 3))
+        dims = size[0]
+        if all(type(d) is int and d >= 0 for d in dims):  # the common case, quickly
+            return tuple(dims)
+        return _check_dims(dims, name, in_sequence=True)
+    if all(type(d) is int and d >= 0 for d in size):  # f(2, 3)
         return size
     if len(size) > 1 and isinstance(size[0], (tuple, list)):
         raise TypeError(f"{name}() takes 1 positional argument but {len(size)} were given")
-    if len(size) == 1 and not _is_int(size[0]) and not (
-            isinstance(size[0], Tensor) and size[0]._data.ndim == 0):
-        seq = size[0]
-        if not isinstance(seq, (tuple, list)):
-            raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
-                            f"not {type(seq).__name__}")
-        size = tuple(seq)
-        nested = True
-    else:
-        nested = False
+    return _check_dims(size, name, in_sequence=False)
+
+
+def _check_dims(dims, name: str, in_sequence: bool) -> tuple:
     out = []
-    for pos, s in enumerate(size):
-        if isinstance(s, Tensor) and s._data.ndim == 0 and not s.dtype.is_floating_point:
-            s = int(s._data.item())
-        if not _is_int(s):
-            if nested or pos == 0:
+    for pos, d in enumerate(dims):
+        if isinstance(d, Tensor) and d._data.ndim == 0 and not d.dtype.is_floating_point:
+            d = int(d._data.item())
+        if not _is_int(d):
+            kind = type(d).__name__
+            if in_sequence:
                 raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
-                                f"but found element of type {type(s).__name__} at pos {pos}"
-                                if nested else f"{name}(): argument 'size' (position 1) must be "
-                                f"tuple of ints, not {type(s).__name__}")
+                                f"but found element of type {kind} at pos {pos}")
+            if pos == 0:
+                raise TypeError(f"{name}(): argument 'size' (position 1) must be tuple of ints, "
+                                f"not {kind}")
             raise TypeError(f"{name}(): argument 'size' failed to unpack the object at pos "
-                            f"{pos + 1} with error \"type must be tuple of ints,but got "
-                            f"{type(s).__name__}\"")
-        out.append(int(s))
-    for s in out:
-        if s < 0:
+                            f"{pos + 1} with error \"type must be tuple of ints,but got {kind}\"")
+        out.append(int(d))
+    for d in out:
+        if d < 0:
             if name == "zeros":
                 raise RuntimeError("zeros: Dimension size must be non-negative.")
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {out}")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {d}: {out}")
     return tuple(out)
 
 
