@@ -592,7 +592,7 @@ class Gelu(Function):
             inner *= _K_TANH
             y = _rounded_tanh(inner)
         else:
-            y = _erf_kernel(x * _SQRT_HALF, 0)
+            y = _erf(x * _SQRT_HALF)
         y += 1.0
         y *= x
         y *= 0.5
@@ -611,7 +611,7 @@ class Gelu(Function):
             t = _rounded_tanh(_K_TANH * (x + _C_TANH * (x2 * x)))
             du = _K_TANH * (1.0 + 3.0 * _C_TANH * x2)
             return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du
-        cdf = 0.5 * (1.0 + _erf_kernel(x * _SQRT_HALF, 0))
+        cdf = 0.5 * (1.0 + _erf(x * _SQRT_HALF))
         return cdf + x * (xp.exp(-0.5 * x2) * _INV_SQRT_2PI)
 
     @staticmethod
@@ -623,6 +623,39 @@ class Gelu(Function):
             # (1 - t^2) (u' - x t u'^2 + x u''/2) with u'' = 6 c k x
             return (1.0 - t * t) * (du - a * t * du * du + a2 * (3.0 * _C_TANH * _K_TANH))
         return (a2 * -0.5).exp() * (_INV_SQRT_2PI * (2.0 - a2))
+
+
+# erf(x) ~ x P(x^2) / Q(x^2) on [-4, 4] (beyond, erf is +-1 in float32): a rational fit,
+# weighted least squares on 20001 points, with absolute error below 4e-7 when evaluated
+# in float32 - close to float32's resolution and ten array steps, where the float64
+# series of _erf costs many more.
+_ERF_P = (1.1283791681577138, 0.18543681439020898, 0.054167399558038815,
+          0.003835385968893931, 0.0003718957101921155, 4.475081994852118e-06,
+          -1.2140018109981498e-08)
+_ERF_Q = (1.0, 0.4976724741031662, 0.11389512023171676, 0.01540721643407197,
+          0.0012942459435135699, 6.11168521269526e-05)
+
+
+def _erf(v):
+    """erf for gelu: the rational fit above for float32 arrays, _erf's float64 series
+    otherwise."""
+    if v.dtype != np.float32:
+        return _erf_kernel(v, 0)
+    xc = v.clip(-4.0, 4.0)
+    t = xc * xc
+    p = t * _ERF_P[6]
+    for c in _ERF_P[5:0:-1]:
+        p += c
+        p *= t
+    p += _ERF_P[0]
+    q = t * _ERF_Q[5]
+    for c in _ERF_Q[4:0:-1]:
+        q += c
+        q *= t
+    q += 1.0
+    p *= xc
+    p /= q
+    return p
 
 
 def _rounded_tanh(v):

@@ -360,3 +360,10 @@ def test_large_inputs_run_blockwise(name):
     x = randn(250, 150, seed=21, dtype=np.float32) * 4
     check(lambda lib, x: ACTS[name](F(lib), x.t()), x)
     check(lambda lib, x: ACTS[name](F(lib), x).sum(), x.astype(np.float64))
+
+
+def test_gelu_float32_accuracy_over_a_grid():
+    """float32 gelu (its erf is a float32 rational fit) stays within 1e-6 of torch's."""
+    x = np.concatenate([np.linspace(-10, 10, 40001), [np.inf, -np.inf, np.nan, 0.0, -0.0]])
+    check(run("gelu"), x.astype(np.float32), atol=1e-6, rtol=1e-6, grad=False)
+    check(run("gelu"), np.linspace(-6, 6, 2001).astype(np.float32), atol=1e-6, rtol=1e-6)
