@@ -459,16 +459,16 @@ class Div(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b if isinstance(b, Tensor) else None)
         ctx.scalar_b = b
-        if not isinstance(b, Tensor) and a.dtype._category < 2:
-            # integer / number is floating: the number is not first squeezed into a's dtype
-            x, y = a._data.astype(_dt.get_default_dtype().np), _as_number(b)
-            return _make(_silent(np.true_divide, x, y))
-        x, y = _operands(a, b)
-        if x.dtype.kind in "biu":  # true division of integers is floating
+        if a.dtype._category < 2 and (not isinstance(b, Tensor) or b.dtype._category < 2):
+            # integers divide into the default float dtype; each operand goes there directly
+            # (not through their common integer type, which could wrap a negative number)
             ft = _dt.get_default_dtype().np
-            x = x.astype(ft)
-            if hasattr(y, "dtype"):
-                y = y.astype(ft)
+            x = a._data.astype(ft)
+            y = b._data.astype(ft) if isinstance(b, Tensor) else _as_number(b)
+            if isinstance(b, Tensor) and x.__class__ is not y.__class__:
+                _check_same_device(a, b)
+        else:
+            x, y = _operands(a, b)
         try:
             return _make(_silent(np.true_divide, x, y))
         except ValueError:
@@ -491,6 +491,12 @@ def _rounded_quotient(a, b, mode: str):
 
 def _rounded_quotient_kernel(a, b, mode: str):
     x, y = _operands(a, b)
+    if not (isinstance(b, Tensor) and b._data.ndim) and x.dtype in _HALF:
+        # torch keeps a number (or 0-dim) divisor of a half-precision tensor in float32
+        # rather than rounding it first; the integer part of the quotient can show that
+        value = b._data if isinstance(b, Tensor) else _as_number(b)
+        fn = _floor_quotient if mode == "floor" else _trunc_quotient
+        return fn(x.astype(np.float32), np.asarray(value, np.float32)).astype(x.dtype)
     kind = x.dtype.kind if hasattr(x, "dtype") else y.dtype.kind
     if kind == "b":
         raise _not_implemented(f"div_{mode}_cpu", _dt.bool)
@@ -503,11 +509,7 @@ def _rounded_quotient_kernel(a, b, mode: str):
             return (x - np.fmod(x, y)) // y  # exact: x - fmod(x, y) is a multiple of y
         if mode == "floor":
             return _widened(_floor_quotient, x, y)
-        if isinstance(b, Tensor) and b._data.ndim:
-            # torch rounds a half-precision quotient before truncating it, except when the
-            # divisor is a number or a 0-dim tensor (its scalar path stays in float32)
-            return _trunc_quotient(x, y)
-        return _widened(_trunc_quotient, x, y)
+        return _trunc_quotient(x, y)  # torch rounds a half-precision quotient, then truncates
     except ValueError:
         raise _broadcast_error(a, b) from None
 
@@ -1344,10 +1346,14 @@ class Atan2(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        x, y = _operands(a, b)
-        if x.dtype.kind in "biu":
+        if a.dtype._category < 2 and b.dtype._category < 2:
+            # integers go straight to the default float dtype (as in Div)
             ft = _dt.get_default_dtype().np
-            x, y = x.astype(ft), y.astype(ft)
+            x, y = a._data.astype(ft), b._data.astype(ft)
+            if x.__class__ is not y.__class__:
+                _check_same_device(a, b)
+        else:
+            x, y = _operands(a, b)
         try:
             return _make(np.arctan2(x, y))
         except ValueError:

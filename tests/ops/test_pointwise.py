@@ -1005,3 +1005,11 @@ def test_numpy_array_operands_act_as_tensors():
     for arr in arrays:
         check(lambda lib, a, arr=arr: (a + arr, a * arr, a == arr, a - arr), ints(3), grad=False)
         check(lambda lib, a, arr=arr: (a * arr, a + arr), randn(3), grad=False)
+
+
+def test_integer_operands_of_float_results_are_not_wrapped_first():
+    """uint8 with a negative 0-dim integer: the common type is uint8, but true division and
+    atan2 take each operand to float directly."""
+    u, m = np.array([255, 1, 4], np.uint8), np.array(-1)
+    check(lambda lib, a, b: (a / b, lib.atan2(a, b), a == b, a < b, a + b, lib.maximum(a, b),
+                             a / -3, a // b, a % b), u, m, grad=False)
