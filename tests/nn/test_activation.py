@@ -364,6 +364,7 @@ def test_large_inputs_run_blockwise(name):
 
 def test_gelu_float32_accuracy_over_a_grid():
     """float32 gelu (its erf is a float32 rational fit) stays within 1e-6 of torch's."""
-    x = np.concatenate([np.linspace(-10, 10, 40001), [np.inf, -np.inf, np.nan, 0.0, -0.0]])
+    # (torch's float32 kernel gives NaN at +inf, its float64 one inf: infinities left out)
+    x = np.concatenate([np.linspace(-10, 10, 40001), [np.nan, 0.0, -0.0]])
     check(run("gelu"), x.astype(np.float32), atol=1e-6, rtol=1e-6, grad=False)
     check(run("gelu"), np.linspace(-6, 6, 2001).astype(np.float32), atol=1e-6, rtol=1e-6)
