@@ -1032,7 +1032,9 @@ class CtcLoss(Function):
         max_len = int(target_lengths.max()) if n else 0
         s = 2 * max_len + 1
         ext = xp.full((n, s), blank, dtype=np.int64)
-        ext[:, 1::2] = targets[:, :max_len]
+        # labels past a sample's target length are padding (any value): blanks here
+        ext[:, 1::2] = xp.where(xp.arange(max_len) < target_lengths[:, None],
+                                targets[:, :max_len], blank)
         skip = xp.zeros((n, s), dtype=bool)  # may alpha jump from s-2 to s?
         skip[:, 2:] = (ext[:, 2:] != blank) & (ext[:, 2:] != ext[:, :-2])
         emit = xp.take_along_axis(lp, xp.broadcast_to(ext[None], (big_t, n, s)), axis=2)

@@ -529,6 +529,12 @@ def test_ctc_loss_concatenated_targets_float32_and_unbatched():
           lp.astype(np.float32), targets.astype(np.int32), rtol=1e-4, atol=1e-5)
     check(lambda lib, x, tg: F(lib).ctc_loss(x, tg, lib.tensor(il[0]), lib.tensor(tl[0]),
                                              reduction="none"), lp[:, 0], targets[0, :tl[0]])
+    # padding past each target length may hold anything (here -1 and out-of-range labels)
+    padded = targets.copy()
+    padded[np.arange(4)[None] >= tl[:, None]] = -1
+    padded[0, -1] = 99 if tl[0] < 4 else padded[0, -1]
+    check(lambda lib, x, tg: F(lib).ctc_loss(x, tg, lib.tensor(il), lib.tensor(tl),
+                                             reduction="sum"), lp, padded)
     # empty target, input length 1
     check(lambda lib, x, tg: F(lib).ctc_loss(x, tg, [12, 1, 5], [0, 0, 2], reduction="none"),
           lp, targets)
