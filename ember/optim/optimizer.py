@@ -272,8 +272,10 @@ class Optimizer:
         prev = _grad_state.enabled
         _grad_state.enabled = False
         try:
-            for i, group in enumerate(self.param_groups):
-                self._step_group(i, group)
+            # Overflow or 0/0 (eps underflowing in float16) gives inf/nan silently, as torch.
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                for i, group in enumerate(self.param_groups):
+                    self._step_group(i, group)
         finally:
             _grad_state.enabled = prev
         return loss

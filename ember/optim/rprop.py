@@ -48,12 +48,13 @@ def rprop(param, grad, prev, step_size, step, *, etaminus: float, etaplus: float
     step += 1
     g = -grad if maximize else grad
     sign = xp.sign(g * prev)
-    factor = xp.where(sign > 0, etaplus, xp.where(sign < 0, etaminus, 1.0)).astype(
+    flipped = sign < 0  # the gradient changed sign: shrink the step and skip this update
+    factor = xp.where(sign > 0, etaplus, xp.where(flipped, etaminus, 1.0)).astype(
         param.dtype, copy=False)
     step_size *= factor
     xp.clip(step_size, step_size_min, step_size_max, out=step_size)
     g = g.copy()
-    g[factor == etaminus] = 0
+    g[flipped] = 0
     update = xp.sign(g)
     update *= step_size
     param -= update

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from oracle import TOL, assert_same, to_ember, to_torch
+from oracle import TOL, assert_same, to_ember, to_numpy, to_torch
 
 import ember
 import ember.optim as eoptim
@@ -109,8 +109,8 @@ def _compare(ep, tp, eopt, topt, what, rtol=None, atol=None, check_dtype=True) -
     dt = str(pairs[0][1].dtype).replace("torch.", "")
     r = TOL[dt][0] if rtol is None else rtol
     a = TOL[dt][1] if atol is None else atol
-    ev = np.concatenate([np.asarray(e.numpy(), np.float64).ravel() for e, _, _ in pairs])
-    tv = np.concatenate([t.numpy().astype(np.float64).ravel() for _, t, _ in pairs])
+    ev = np.concatenate([to_numpy(e).astype(np.float64).ravel() for e, _, _ in pairs])
+    tv = np.concatenate([to_numpy(t).astype(np.float64).ravel() for _, t, _ in pairs])
     if not np.allclose(ev, tv, rtol=r, atol=a):
         for e, t, msg in pairs:
             assert_same(e, t, r, a, check_dtype, what=msg)
@@ -336,3 +336,26 @@ def test_lbfgs(kw) -> None:
     np.testing.assert_allclose(ey, ty, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(el, tl, rtol=1e-8)
     assert (ef, en) == (tf, tn)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("case", [CASES[1], CASES[5], CASES[12], CASES[19], CASES[27]],
+                         ids=_case_id)
+def test_half_precision_parameters_stay_half(case, dtype) -> None:
+    """Half-precision parameters and state keep their dtype; values agree to a few ulps
+    (torch rounds each fused update once, NumPy each elementary operation)."""
+    import ml_dtypes
+    np_dtype = np.float16 if dtype == "float16" else ml_dtypes.bfloat16
+    name, kw = case
+    tp, ep = _make_pair(_params(np_dtype))
+    topt = getattr(torch.optim, name)(tp, **kw)
+    eopt = getattr(eoptim, name)(ep, **kw)
+    rng = np.random.default_rng(7)
+    tol = dict(rtol=1e-2, atol=1e-2) if dtype == "float16" else dict(rtol=5e-2, atol=5e-2)
+    for step in range(5):
+        grads = _grads(rng, ep, np_dtype)
+        _set_grads(tp, grads, torch)
+        _set_grads(ep, grads, ember)
+        topt.step()
+        eopt.step()
+        _compare(ep, tp, eopt, topt, f"step {step}", **tol)
