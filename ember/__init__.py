@@ -6,7 +6,13 @@ work on it, then autograd, then the subpackages.
 """
 from __future__ import annotations
 
+import warnings as _warnings
+
 __version__ = "0.1.0"
+
+# torch computes inf - inf, 0 * inf, log(0) ... silently; NumPy warns. Silence those
+# RuntimeWarnings only where ember's own kernels call NumPy, never in user code.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\._ops\.")
 
 from ember._dtype import (bfloat16, bool, can_cast, double, dtype, finfo, float, float16,  # noqa: A004
                           float32, float64, get_default_dtype, half, iinfo, int, int8, int16,
