@@ -126,38 +126,42 @@ def _erf_erfc(x, precision: str = "double", which: int = 0):
     ax = np.absolute(x)
     out = x.copy()  # NaN entries are in neither region below and stay NaN
     small = np.flatnonzero(ax < 1.0)
-    xs = x.take(small)
-    t = xs * xs
-    p = np.full_like(t, powers[0])
-    for a in powers[1:]:
-        p *= t
-        p += a
-    p *= xs  # erf
-    if which:
-        np.subtract(1.0, p, out=p)
-    out[small] = p
-
+    if small.size:
+        xs = x.take(small)
+        t = xs * xs
+        p = np.full_like(t, powers[0])
+        for a in powers[1:]:
+            p *= t
+            p += a
+        p *= xs  # erf
+        if which:
+            np.subtract(1.0, p, out=p)
+        out[small] = p
     large = np.flatnonzero(ax >= 1.0)
-    z = ax.take(large)
+    if large.size:
+        out[large] = _erfc_large(x.take(large), ax.take(large), far, near, which)
+    return out.reshape(shape)
+
+
+def _erfc_large(xl, z, far, near, which: int):
+    """erf (which=0) or erfc (which=1) of the elements xl with |xl| = z >= 1."""
     np.minimum(z, _BIG, out=z)
     s = np.reciprocal(z)
     r = np.empty_like(s)
-    part = np.flatnonzero(s >= _K_SPLIT)
-    r[part] = _clenshaw(near, s.take(part), _K_SPLIT, 1.0)
-    part = np.flatnonzero(s < _K_SPLIT)
-    r[part] = _clenshaw(far, s.take(part), 0.0, _K_SPLIT)
+    for part, coeffs, lo, hi in ((np.flatnonzero(s >= _K_SPLIT), near, _K_SPLIT, 1.0),
+                                 (np.flatnonzero(s < _K_SPLIT), far, 0.0, _K_SPLIT)):
+        if part.size:
+            r[part] = _clenshaw(coeffs, s.take(part), lo, hi)
     r *= s
     r *= _INV_SQRT_PI
     r *= _exp_minus_square(z)  # erfc(|x|)
-    xl = x.take(large)
     if which:  # erfc(x) = 2 - erfc(-x)
         neg = np.flatnonzero(xl < 0)
         r[neg] = 2.0 - r.take(neg)
     else:  # erf(x) = sign(x) (1 - erfc(|x|))
         np.subtract(1.0, r, out=r)
         np.copysign(r, xl, out=r)
-    out[large] = r
-    return out.reshape(shape)
+    return r
 
 
 def erf(x, precision: str = "double"):
