@@ -45,7 +45,7 @@ class Tensor:
     _output_nr = 0  # which output of grad_fn this tensor is
     _base = None  # for views: the tensor whose memory this one shares (never itself a view)
     _view_func = None  # for views: base -> this view, in ember ops (used by in-place on views)
-    _acc_ref = None  # weak reference to this leaf's AccumulateGrad node
+    _acc_node = None  # this leaf's AccumulateGrad node (it refers back to us weakly)
     _backward_hooks = None  # {id: hook} registered on a leaf with register_hook
     _post_acc_hooks = None  # {id: hook} run after .grad is updated
     _is_inference = False
@@ -230,13 +230,15 @@ class Tensor:
         return self._output_nr
 
     def _grad_accumulator(self):
-        """This leaf's AccumulateGrad node, created once and cached weakly (like torch)."""
-        ref = self._acc_ref
-        node = ref() if ref is not None else None
+        """This leaf's AccumulateGrad node, created once and kept for the leaf's lifetime.
+
+        The node holds the leaf only weakly, so there is no reference cycle: a leaf
+        that is no longer referenced frees at once, node included.
+        """
+        node = self._acc_node
         if node is None:
             from ember.autograd.function import AccumulateGrad
-            node = AccumulateGrad(self)
-            self._acc_ref = weakref.ref(node)
+            node = self._acc_node = AccumulateGrad(self)
         return node
 
     def retain_grad(self) -> None:
@@ -399,7 +401,7 @@ class Tensor:
         import copy
         memo[id(self)] = new
         for k, v in self.__dict__.items():
-            if k not in ("_acc_ref", "_base", "_view_func", "_backward_hooks",
+            if k not in ("_acc_node", "_base", "_view_func", "_backward_hooks",
                          "_post_acc_hooks"):
                 new.__dict__[k] = copy.deepcopy(v, memo)
         return new

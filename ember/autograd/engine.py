@@ -343,6 +343,8 @@ def _run_accumulate(node, g, targets, results, accumulate, create_graph, owned) 
     if g is None:
         return
     var = node.variable
+    if var is None:
+        return  # the leaf was freed: nobody can read its .grad
     if targets is not None and node not in targets:
         return  # a leaf outside backward(inputs=...)/grad(inputs): not even its hooks run
     if var._backward_hooks:

@@ -9,6 +9,7 @@ edges (`next_functions`) to the nodes of its inputs.
 from __future__ import annotations
 
 import itertools
+import weakref
 
 from ember import _dtype as _dt
 from ember._tensor import Tensor, _make
@@ -69,9 +70,14 @@ class AccumulateGrad(Node):
     _node_name = "torch::autograd::AccumulateGrad"  # torch's name(); the class name is shorter
 
     def __init__(self, variable):
-        self.variable = variable
+        self._variable = weakref.ref(variable)  # the leaf owns its node, not the reverse
         self._seq = -1  # leaves run last among ready nodes
         self._n_outputs = 1
+
+    @property
+    def variable(self):
+        """The leaf tensor (None once it has been freed)."""
+        return self._variable()
 
     @property
     def next_functions(self) -> tuple:
