@@ -285,11 +285,12 @@ def _check_fits(arr, dtype: _dt.dtype, name: str) -> None:
     dtypes take any value: too large ones become inf)."""
     if arr.size == 0 or dtype is _dt.bool or dtype.is_floating_point:
         return
-    info = np.iinfo(dtype.np)
-    lo = -int(info.max) if info.min == 0 else int(info.min)  # unsigned: negatives wrap
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise RuntimeError(f"value cannot be converted to type {name} without overflow")
-    if arr.min() < lo or arr.max() > info.max:
+    lo, hi = _INT_RANGE[dtype.name]
+    if arr.dtype.kind == "f":  # floats must lie in the type's range before truncation
+        bad = not np.isfinite(arr).all() or arr.min() < lo or arr.max() > hi
+    else:  # integers: negatives wrap into unsigned types (-1 -> 255)
+        bad = arr.min() < (-hi if lo == 0 else lo) or arr.max() > hi
+    if bad:
         raise RuntimeError(f"value cannot be converted to type {name} without overflow")
 
 

@@ -85,6 +85,8 @@ def cases(*fns):
     lambda lib: lib.tensor([1.5], dtype=lib.uint8),
     lambda lib: lib.tensor([-1], dtype=lib.uint8),
     lambda lib: lib.tensor([-255], dtype=lib.uint8),
+    lambda lib: lib.tensor([-0.0, 255.0, 0.7], dtype=lib.uint8),
+    lambda lib: lib.tensor([-128.0, 127.0, -0.9], dtype=lib.int8),
     lambda lib: lib.tensor([True], dtype=lib.uint8),
     lambda lib: lib.tensor([2, 0], dtype=lib.bool),
     lambda lib: lib.tensor(1.5, dtype=lib.bool),
@@ -108,7 +110,7 @@ def test_tensor_matches_torch(fn):
 
 # (numbers stay within every integer dtype's accepted range: overflow is tested by hand above,
 # and with two faulty elements torch reports whichever comes first)
-_LEAVES = st.one_of(st.booleans(), st.integers(-127, 127),
+_LEAVES = st.one_of(st.booleans(), st.integers(0, 127),
                     st.floats(-127, 127, allow_nan=False).map(lambda v: round(v, 3)),
                     st.sampled_from([np.float64(0.5), np.float32(1.5), np.int32(3),
                                      np.float16(2.0), np.bool_(True), np.int8(-2)]))
@@ -171,6 +173,9 @@ def test_tensor_values_are_exact():
     (lambda lib: lib.tensor([-129], dtype=lib.int8), "int8 without overflow"),
     (lambda lib: lib.tensor([128], dtype=lib.int8), "int8 without overflow"),
     (lambda lib: lib.tensor([300.5], dtype=lib.uint8), "without overflow"),
+    (lambda lib: lib.tensor([-0.5], dtype=lib.uint8), "without overflow"),
+    (lambda lib: lib.tensor([255.5], dtype=lib.uint8), "without overflow"),
+    (lambda lib: lib.tensor([127.5], dtype=lib.int8), "without overflow"),
     (lambda lib: lib.tensor([1e20], dtype=lib.int64), "int64 without overflow"),
     (lambda lib: lib.tensor([float("nan")], dtype=lib.int64), "without overflow"),
     (lambda lib: lib.tensor(2 ** 40, dtype=lib.int32), "int32 without overflow"),
