@@ -179,6 +179,8 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduc
 
 
 class MseLoss(Function):
+    """(input - target)^2, reduced; backward 2 (input - target) per element."""
+
     _node_name = "MseLossBackward0"
 
     @staticmethod
@@ -211,6 +213,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
 
 
 class SmoothL1Loss(Function):
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target)."""
+
     _node_name = "SmoothL1LossBackward0"
 
     @staticmethod
@@ -245,6 +249,8 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 
 
 class HuberLoss(Function):
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (d = input - target)."""
+
     _node_name = "HuberLossBackward0"
 
     @staticmethod
@@ -283,6 +289,8 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
 
 # ----------------------------------------------------------------- margins on +-1 targets
 class SoftMarginLoss(Function):
+    """log(1 + exp(-target * input)); backward -target * sigmoid(-target * input)."""
+
     _node_name = "SoftMarginLossBackward0"
 
     @staticmethod
@@ -406,6 +414,9 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
 
 
 class MultiMarginLoss(Function):
+    """Sum over the wrong classes of max(0, margin - x[y] + x[i])^p (times the
+    target class's weight), over C; backward routes each active term to x[i] and -x[y]."""
+
     _node_name = "MultiMarginLossBackward0"
 
     @staticmethod
@@ -534,6 +545,8 @@ def _log_sigmoid(x: Tensor) -> Tensor:
 
 
 class BinaryCrossEntropy(Function):
+    """-(t log x + (1 - t) log(1 - x)) with both logs floored at -100."""
+
     _node_name = "BinaryCrossEntropyBackward0"
 
     @staticmethod
@@ -581,6 +594,9 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 
 
 class BinaryCrossEntropyWithLogits(Function):
+    """(1 - t) x - log_sigmoid(x) (times the pos_weight mix), from logits x;
+    backward sigmoid(x) - t (with pos_weight: (1 + (pw - 1) t) sigmoid(x) - pw t)."""
+
     _node_name = "BinaryCrossEntropyWithLogitsBackward0"
 
     @staticmethod
@@ -713,6 +729,9 @@ def _as_batch(x):
 
 
 class NllLoss(Function):
+    """-weight[t] * input[n, t, ...] for class indices t, over any extra dims; ignored
+    targets count with weight 0. Linear in input, so backward scatters constants."""
+
     _node_name = "NllLossBackward0"
 
     @staticmethod
