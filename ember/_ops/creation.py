@@ -395,7 +395,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad: bool = Fa
     """torch.asarray: shares memory with tensors and arrays unless a copy is needed or asked."""
     if copy:
         if isinstance(obj, Tensor):
-            t = _pw_clone(obj.detach())
+            t = _detached_copy(obj.detach())
             t = t if dtype is None and device is None else t.to(device=device, dtype=dtype)
         else:
             t = _quiet_tensor(obj, _as_dtype(dtype), device)
@@ -409,7 +409,7 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad: bool = Fa
     return t
 
 
-def _pw_clone(t: Tensor) -> Tensor:
+def _detached_copy(t: Tensor) -> Tensor:
     return _make(t._data.copy())
 
 
