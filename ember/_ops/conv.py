@@ -673,10 +673,15 @@ class Linear(Function):
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias for input (*, in_features), weight (out_features,
     in_features): one GEMM and one graph node, named as torch names it."""
-    for pos, (arg, val) in enumerate((("input", input), ("weight", weight)), 1):
-        if not isinstance(val, Tensor):
-            raise TypeError(f"linear(): argument '{arg}' (position {pos}) must be Tensor, not "
-                            f"{type(val).__name__}")
+    try:
+        x, w = input._data, weight._data
+    except AttributeError:
+        _linear_type_error(input, weight)
+    # the common case, checked on the raw arrays: matching float dtypes and sizes
+    if w.ndim == 2 and x.ndim and x.dtype == w.dtype and x.dtype.kind == "f" and \
+            x.shape[-1] == w.shape[1] and (bias is None or bias._data.dtype == w.dtype and
+                                           (bias._data.ndim < 2 or x.ndim == 2)):
+        return Linear.apply(input, weight, bias)
     if weight.ndim != 2 or input.ndim == 0:
         if weight.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
@@ -701,6 +706,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         # a bias shaped like the output is added after the product, as torch does
         return matmul(input, weight.t()) + bias
     return Linear.apply(input, weight, bias)
+
+
+def _linear_type_error(input, weight):
+    for pos, (arg, val) in enumerate((("input", input), ("weight", weight)), 1):
+        if not isinstance(val, Tensor):
+            raise TypeError(f"linear(): argument '{arg}' (position {pos}) must be Tensor, not "
+                            f"{type(val).__name__}")
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,

@@ -81,6 +81,13 @@ def test_linear_errors(fn, match):
     check_error(fn, randn(5, 3), randn(4, 3, seed=1), randn(4, seed=2), match=match)
 
 
+def test_linear_type_errors():
+    check_error(lambda lib, w: F(lib).linear([1.0, 2.0, 3.0], w), randn(4, 3),
+                match="argument 'input' \\(position 1\\) must be Tensor, not list")
+    check_error(lambda lib, x: F(lib).linear(x, 2.0), randn(4, 3),
+                match="argument 'weight' \\(position 2\\) must be Tensor, not float")
+
+
 def test_linear_gradcheck():
     def t(*shape, seed=0):
         return ember.tensor(randn(*shape, seed=seed), requires_grad=True)
