@@ -230,6 +230,24 @@ def _argmax_positions(arg, o, k, s, p, d, L, xp):
     return flat
 
 
+def _first_hit(get, K: int, best, xp):
+    """For each window, the first offset j (row-major kernel order) whose element equals the
+    window's maximum `best`: the tie rule of torch's kernel. `get(j)` gives every window's
+    j-th element. Branch-free: min over j of where(hit, j, K), as eq * (j - K) + K."""
+    low = xp.zeros(best.shape, np.int16)
+    step = xp.empty(best.shape, np.int16)
+    for j in range(K - 1, -1, -1):
+        hit = get(j) == best
+        xp.multiply(hit, j - K, out=step, casting="unsafe")
+        xp.minimum(low, step, out=low)
+    low += K
+    return low
+
+
+def _has_nan(a) -> bool:
+    return (a.dtype.kind == "f" or a.dtype.name == "bfloat16") and bool(_xp(a).isnan(a).any())
+
+
 class _MaxPool(Function):
     """Max pooling over the last `nsp` dims; returns (values, indices)."""
 
@@ -240,19 +258,40 @@ class _MaxPool(Function):
         a = x._data
         xp = _xp(a)
         L = a.shape[-nsp:]
-        win = _windows(_padded(a, nsp, p, o, k, s, d, _lowest(a.dtype)), nsp, o, k, s, d)
-        K = 1
-        for v in k:
-            K *= v
-        flat = win.reshape(win.shape[:a.ndim] + (K,))  # the one copy: windows side by side
-        if flat.size:
-            arg = flat.argmax(-1)
-            values = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
-        else:
-            arg = xp.zeros(flat.shape[:-1], np.int64)
-            values = xp.zeros(flat.shape[:-1], a.dtype)
-        index = _argmax_positions(arg, o, k, s, p, d, L, xp)
-        index = xp.broadcast_to(index, values.shape).astype(np.int64)
+        padded = _padded(a, nsp, p, o, k, s, d, _lowest(a.dtype))
+        if a.size and not _has_nan(a):
+            win = _windows(padded, nsp, o, k, s, d)
+            values = None
+            for offset in np.ndindex(*k):  # maxima: one elementwise max per kernel offset
+                v = win[(Ellipsis,) + offset]
+                values = v.copy() if values is None else xp.maximum(values, v, out=values)
+            offsets = list(np.ndindex(*k))
+            first = _first_hit(lambda j: win[(Ellipsis,) + offsets[j]], len(offsets), values,
+                               xp)
+            # flat plane position = (window origin) + (offset within the window)
+            strides = [int(np.prod(L[i + 1:], dtype=np.int64)) for i in range(nsp)]
+            delta = xp.asarray(np.array([sum(j[i] * d[i] * strides[i] for i in range(nsp))
+                                         for j in offsets], np.int64))
+            origin = None
+            for i in range(nsp):
+                g = (np.arange(o[i]) * s[i] - p[i]) * strides[i]
+                g = xp.asarray(g.reshape((o[i],) + (1,) * (nsp - 1 - i)))
+                origin = g if origin is None else origin + g
+            index = delta[first] + origin
+        else:  # NaNs must win their windows: compare whole windows at once
+            win = _windows(padded, nsp, o, k, s, d)
+            K = 1
+            for v in k:
+                K *= v
+            flat = win.reshape(win.shape[:a.ndim] + (K,))
+            if flat.size:
+                arg = flat.argmax(-1)
+                values = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
+            else:
+                arg = xp.zeros(flat.shape[:-1], np.int64)
+                values = xp.zeros(flat.shape[:-1], a.dtype)
+            index = _argmax_positions(arg, o, k, s, p, d, L, xp)
+        index = xp.broadcast_to(index, values.shape).astype(np.int64, copy=False)
         ctx.index, ctx.plane = index, L
         ctx.unique = all(si >= di * (ki - 1) + 1 for si, ki, di in zip(s, k, d))
         indices = _make(index)
@@ -575,6 +614,72 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
     return squeeze(_adaptive_avg(unsqueeze(input, -2), (1, o), 2, "adaptive_avg_pool1d"), -2)
 
 
+def _adaptive_max_exact(a, picks, L, xp):
+    """Adaptive max over gathered windows side by side (the path that lets NaNs win)."""
+    nsp = len(picks)
+    sizes = tuple(pk.shape[0] for pk in picks)
+    key = []
+    for i, pick in enumerate(picks):  # dims (o1, k1, o2, k2, ...), each pick on its pair
+        shape = [1] * (2 * nsp)
+        shape[2 * i], shape[2 * i + 1] = pick.shape
+        key.append(xp.asarray(pick.reshape(shape)))
+    g = a[(Ellipsis,) + tuple(key)]
+    lead = g.ndim - 2 * nsp
+    g = g.transpose(tuple(range(lead)) + tuple(lead + 2 * i for i in range(nsp))
+                    + tuple(lead + 2 * i + 1 for i in range(nsp)))
+    kshape = tuple(pk.shape[1] for pk in picks)
+    K = 1
+    for v in kshape:
+        K *= v
+    flat = g.reshape(g.shape[:lead + nsp] + (K,))
+    if flat.size:
+        arg = flat.argmax(-1)
+        values = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
+    else:
+        arg = xp.zeros(flat.shape[:-1], np.int64)
+        values = xp.zeros(flat.shape[:-1], a.dtype)
+    offsets = xp.unravel_index(arg, kshape) if nsp > 1 else (arg,)
+    index = None
+    for i in range(nsp):
+        oi = sizes[i]
+        grid = xp.arange(oi).reshape((oi,) + (1,) * (nsp - 1 - i))
+        pos = xp.asarray(picks[i])[grid, offsets[i]]
+        index = pos if index is None else index * L[i] + pos
+    return values, index
+
+
+def _adaptive_max_fast(a, picks, L, xp):
+    """Adaptive max by one gather and one elementwise max per window offset."""
+    nsp = len(picks)
+    combos = list(np.ndindex(*(pk.shape[1] for pk in picks)))
+    # Spatial dims go in front (one copy), so each gather moves whole (N, C) blocks; the
+    # last dim's gathers are shared by every offset along the dim before it.
+    lead = a.ndim - nsp
+    at = xp.ascontiguousarray(a.transpose(tuple(range(lead, a.ndim)) + tuple(range(lead))))
+    last = [xp.take(at, xp.asarray(picks[-1][:, j]), axis=nsp - 1)
+            for j in range(picks[-1].shape[1])]
+    rows = None if nsp == 1 else [xp.asarray(picks[0][:, j]) for j in range(picks[0].shape[1])]
+
+    def get(j):
+        c = combos[j]
+        return last[c[-1]] if nsp == 1 else xp.take(last[c[1]], rows[c[0]], axis=0)
+    values = None
+    for j in range(len(combos)):
+        v = get(j)
+        values = v.copy() if values is None else xp.maximum(values, v, out=values)
+    first = _first_hit(get, len(combos), values, xp)
+    back = tuple(range(nsp, nsp + lead)) + tuple(range(nsp))
+    values, first = values.transpose(back).copy(), first.transpose(back)
+    offsets = np.array(combos, np.int64).reshape(len(combos), nsp)
+    index = None
+    for i, pk in enumerate(picks):
+        o = pk.shape[0]
+        grid = xp.arange(o).reshape((o,) + (1,) * (nsp - 1 - i))
+        pos = xp.asarray(pk)[grid, xp.asarray(offsets[:, i])[first]]
+        index = pos if index is None else index * L[i] + pos
+    return values, index
+
+
 class _AdaptiveMaxPool(Function):
     """Adaptive max pooling; windows of unequal length are padded by repeating their last
     element (which never changes a maximum or its first position)."""
@@ -593,33 +698,10 @@ class _AdaptiveMaxPool(Function):
             width = int((end - start).max())
             pick = np.minimum(start[:, None] + np.arange(width), end[:, None] - 1)
             picks.append(pick)
-        key = []
-        for i, pick in enumerate(picks):  # dims (o1, k1, o2, k2, ...), each pick on its pair
-            shape = [1] * (2 * nsp)
-            shape[2 * i], shape[2 * i + 1] = pick.shape
-            key.append(xp.asarray(pick.reshape(shape)))
-        g = a[(Ellipsis,) + tuple(key)]
-        lead = g.ndim - 2 * nsp
-        g = g.transpose(tuple(range(lead)) + tuple(lead + 2 * i for i in range(nsp))
-                        + tuple(lead + 2 * i + 1 for i in range(nsp)))
-        kshape = tuple(pk.shape[1] for pk in picks)
-        K = 1
-        for v in kshape:
-            K *= v
-        flat = g.reshape(g.shape[:lead + nsp] + (K,))
-        if flat.size:
-            arg = flat.argmax(-1)
-            values = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
+        if a.size and not _has_nan(a):
+            values, index = _adaptive_max_fast(a, picks, L, xp)
         else:
-            arg = xp.zeros(flat.shape[:-1], np.int64)
-            values = xp.zeros(flat.shape[:-1], a.dtype)
-        offsets = xp.unravel_index(arg, kshape) if nsp > 1 else (arg,)
-        index = None
-        for i in range(nsp):
-            oi = sizes[i]
-            grid = xp.arange(oi).reshape((oi,) + (1,) * (nsp - 1 - i))
-            pos = xp.asarray(picks[i])[grid, offsets[i]]
-            index = pos if index is None else index * L[i] + pos
+            values, index = _adaptive_max_exact(a, picks, L, xp)
         index = xp.broadcast_to(index, values.shape).astype(np.int64)
         ctx.index, ctx.plane = index, L
         indices = _make(index)
