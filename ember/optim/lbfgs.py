@@ -182,14 +182,17 @@ class LBFGS(Optimizer):
             flat_grad = self._gather_flat_grad()
             if float(abs(flat_grad).max()) <= tolerance_grad:
                 return orig_loss
+            # (a state loaded from torch holds 0-dim tensors where this keeps floats)
             d = _array(state.get("d"))
-            t = state.get("t")
+            t = _number(state.get("t"))
             old_dirs = [_array(v) for v in state.get("old_dirs", [])]
             old_stps = [_array(v) for v in state.get("old_stps", [])]
-            ro = list(state.get("ro", []))
-            h_diag = state.get("H_diag")
+            ro = [_number(v) for v in state.get("ro", [])]
+            h_diag = _number(state.get("H_diag"))
             prev_flat_grad = _array(state.get("prev_flat_grad"))
-            prev_loss = state.get("prev_loss")
+            prev_loss = _number(state.get("prev_loss"))
+            if "al" in state:
+                state["al"] = [_number(v) for v in state["al"]]
             n_iter = 0
             while n_iter < max_iter:
                 n_iter += 1
@@ -271,6 +274,10 @@ class LBFGS(Optimizer):
             state["prev_flat_grad"] = _tensor(prev_flat_grad)
             state["prev_loss"] = prev_loss
         return orig_loss
+
+
+def _number(x):
+    return x.item() if isinstance(x, Tensor) else x
 
 
 def _array(t):

@@ -36,6 +36,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable
 from copy import deepcopy
 from itertools import chain
+from operator import is_
 from typing import Any
 
 import numpy as np
@@ -486,6 +487,8 @@ def _xp(arr):
     return np if isinstance(arr, np.ndarray) else arr.__array_namespace__()
 
 
+_NO_STATE: dict = {}  # read-only stand-in for a parameter without state
+
 # What sys.getrefcount reports for an array referenced only by one Parameter (its slot and
 # the call's own argument). More means someone else holds it: it must not be moved.
 _REFS_SOLE = 2
@@ -527,8 +530,7 @@ class _FlatBucket:
         self.state_tensors = {}  # state name -> the Tensors placed in optimizer.state
 
     def params_intact(self) -> bool:
-        views = self.views
-        return all(p._data is views[i] for i, p in enumerate(self.params))
+        return all(map(is_, [p._data for p in self.params], self.views))
 
     def is_free(self) -> bool:
         """True when only this bucket's own views refer to the buffer."""
@@ -540,22 +542,24 @@ class _FlatBucket:
 
         False when the parameters are not at the same point (different state keys,
         dtypes, shapes or scalar values): the caller then steps them one by one."""
-        params = self.params
-        sts = [state.get(p) or {} for p in params]
+        sts = [state.get(p) or _NO_STATE for p in self.params]
         keys = [k for k, v in sts[0].items() if isinstance(v, Tensor)]
-        for st in sts:
-            if len(st) != len(sts[0]) or any(not isinstance(st.get(k), Tensor) for k in keys):
-                return False
+        n_entries = len(sts[0])
+        if any(len(st) != n_entries for st in sts):
+            return False
         for k in list(self.state):
             if k not in keys:
                 self._drop(k)
         for k in keys:
+            current = [st.get(k) for st in sts]
             tensors = self.state_tensors.get(k)
-            views = self.state_views.get(k)
-            if tensors is not None and all(
-                    st[k] is tensors[i] and st[k]._data is views[i] for i, st in enumerate(sts)):
+            # Fast path (every step but the first): the entries are still the views we placed.
+            if tensors is not None and all(map(is_, current, tensors)) and all(
+                    map(is_, [t._data for t in tensors], self.state_views[k])):
                 continue
-            if not self._adopt(k, [st[k] for st in sts], sts):
+            if not all(isinstance(t, Tensor) for t in current):
+                return False
+            if not self._adopt(k, current, sts):
                 return False
         for k in scalar_keys:  # step, ...: one value for the whole bucket
             flat = self.state.get(k)

@@ -501,3 +501,20 @@ def test_no_warnings_on_a_plain_step() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         opt.step()
+
+
+def test_load_state_dict_mid_run_keeps_parameters_in_one_buffer() -> None:
+    """Reloading rebuilds the buckets; parameters nobody else aliases move again rather than
+    being pinned, and the run continues as torch's."""
+    tp, ep = _pair([(3, 4), (4,)])
+    topt, eopt = torch.optim.Adam(tp, lr=0.1), eoptim.Adam(ep, lr=0.1)
+    rng = np.random.default_rng(7)
+    _step_both(tp, ep, topt, eopt, rng)
+    topt.load_state_dict(topt.state_dict())
+    eopt.load_state_dict(eopt.state_dict())
+    _step_both(tp, ep, topt, eopt, rng)
+    _assert_params(tp, ep)
+    buckets = eopt._flat[0][2]
+    assert len(buckets) == 1 and buckets[0].pinned == []
+    assert all(p._data.base is buckets[0].flat for p in ep)
+    assert eopt.state[ep[0]]["exp_avg"]._data.base is buckets[0].state["exp_avg"]

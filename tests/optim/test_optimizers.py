@@ -359,3 +359,37 @@ def test_half_precision_parameters_stay_half(case, dtype) -> None:
         topt.step()
         eopt.step()
         _compare(ep, tp, eopt, topt, f"step {step}", **tol)
+
+
+def _lbfgs_problem(lib, opt_mod, kw, a0, b0, x0, y0):
+    make = torch.nn.Parameter if lib is torch else Parameter
+    x, y = make(lib.tensor(x0)), make(lib.tensor(y0))
+    a, b = lib.tensor(a0), lib.tensor(b0)
+    opt = opt_mod.LBFGS([x, y], **kw)
+
+    def closure():
+        opt.zero_grad()
+        loss = (((a @ x).tanh() + y - b) ** 2).sum() + (x ** 4).sum()
+        loss.backward()
+        return loss
+    return x, opt, closure
+
+
+def test_lbfgs_resumes_from_torch_state() -> None:
+    """torch's LBFGS state (0-dim tensors for t, ro, H_diag, al) loads into ember, which
+    then continues exactly as torch does."""
+    rng = np.random.default_rng(6)
+    a0, b0, x0, y0 = (rng.standard_normal((6, 4)), rng.standard_normal(6),
+                      rng.standard_normal(4) * 0.1, rng.standard_normal(()))
+    kw = dict(max_iter=4)
+    tx, topt, tclosure = _lbfgs_problem(torch, torch.optim, kw, a0, b0, x0, y0)
+    topt.step(tclosure)
+    sd = _state_to_numpy(topt.state_dict())
+    ty = topt.param_groups[0]["params"][1]
+    ex, eopt, eclosure = _lbfgs_problem(ember, eoptim, kw, a0, b0, tx.detach().numpy().copy(),
+                                        ty.detach().numpy().copy())
+    eopt.load_state_dict(_from_numpy(sd, ember))
+    topt.step(tclosure)
+    eopt.step(eclosure)
+    np.testing.assert_allclose(ex.detach().numpy(), tx.detach().numpy(), rtol=1e-8, atol=1e-10)
+    assert eopt.state[ex]["n_iter"] == topt.state[tx]["n_iter"]
