@@ -136,7 +136,6 @@ def rebase_view(view: Tensor, node, output_nr: int) -> None:
                  (1, node, output_nr, view._data.shape, view._data.dtype)]
     cs._view_func = view._view_func
     cs._base_shape = base._data.shape
-    cs._n_outputs = 1
     cs._out_meta = [(base._data.shape, base._data.dtype)]
     base_node, base_nr = base.grad_fn, base._output_nr
     view_node, view_nr = view.grad_fn, view._output_nr

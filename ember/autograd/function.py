@@ -18,7 +18,12 @@ from ember.autograd.grad_mode import _state
 __all__ = ["Function", "FunctionCtx", "once_differentiable", "AccumulateGrad"]
 
 _new = object.__new__
-_FLOAT_NP = frozenset(d.np for d in (_dt.float16, _dt.bfloat16, _dt.float32, _dt.float64))
+_BFLOAT16 = _dt.bfloat16.np
+
+
+def _is_float(np_dtype) -> bool:
+    """Whether outputs of this NumPy dtype can carry gradients (float16/32/64, bfloat16)."""
+    return np_dtype.kind == "f" or np_dtype == _BFLOAT16
 _seq = itertools.count()  # creation order; the engine runs later nodes first
 _FREED = object()  # marks saved tensors released after a backward without retain_graph
 
@@ -33,6 +38,7 @@ class Node:
     _retain_grad = None  # {output_nr: tensor} whose .grad should be kept (retain_grad)
     _materialize_grads = True
     _traceback = None  # forward stack kept by detect_anomaly
+    _n_outputs = 1  # how many outputs the forward returned (set for tuples)
 
     def name(self) -> str:
         return self._node_name or type(self).__name__ + "Backward"
@@ -72,7 +78,6 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         self._variable = weakref.ref(variable)  # the leaf owns its node, not the reverse
         self._seq = -1  # leaves run last among ready nodes
-        self._n_outputs = 1
 
     @property
     def variable(self):
@@ -301,9 +306,9 @@ def _record(cls, ctx, args, kwargs):
     if isinstance(out, tuple):
         out = _link_outputs(ctx, out, dirty, args)
     else:
-        # The common case: one output. (_out_meta is only read for multi-output nodes.)
-        ctx._n_outputs = 1
-        if out._data.dtype in _FLOAT_NP and not ctx._non_diff:
+        # The common case: one output (_n_outputs defaults to 1; _out_meta is only read
+        # for multi-output nodes).
+        if _is_float(out._data.dtype) and not ctx._non_diff:
             if dirty and out._base is not None:
                 from ember._ops.inplace import rebase_view
                 rebase_view(out, ctx, 0)
@@ -343,7 +348,7 @@ def _link_outputs(ctx, outs: tuple, dirty, args) -> tuple:
             ctx._out_meta.append(None)
             continue
         ctx._out_meta.append((o._data.shape, o._data.dtype))
-        if o._data.dtype in _FLOAT_NP and not any(o is n for n in non_diff):
+        if _is_float(o._data.dtype) and not any(o is n for n in non_diff):
             if any(o is d for d in dirty) and o._base is not None:
                 from ember._ops.inplace import rebase_view
                 rebase_view(o, ctx, i)
