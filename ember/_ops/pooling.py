@@ -401,12 +401,19 @@ class _AvgPool(Function):
         a = x._data
         ones = (1,) * nsp
         ctx.geometry = (nsp, k, s, p, o, div, a.shape[-nsp:])
-        win = _windows(_padded(a, nsp, p, o, k, s, ones, 0), nsp, o, k, s, ones)
-        axes = tuple(range(a.ndim, a.ndim + nsp))
+        work = np.int64 if a.dtype.kind in "iu" else div.dtype
+        total = _padded(a, nsp, p, o, k, s, ones, 0).astype(work, copy=False)
+        lead = a.ndim - nsp
+        for i in range(nsp):  # window sums are separable: one dim at a time
+            acc = None
+            for j in range(k[i]):
+                key = [slice(None)] * a.ndim
+                key[lead + i] = slice(j, j + s[i] * (o[i] - 1) + 1, s[i])
+                part = total[tuple(key)]
+                acc = part.copy() if acc is None else _xp(a).add(acc, part, out=acc)
+            total = acc
         if a.dtype.kind in "iu":  # torch divides integer sums with truncation
-            total = win.sum(axes, dtype=np.int64)
             return _make(_xp(a).trunc(total / div).astype(a.dtype))
-        total = win.sum(axes, dtype=div.dtype)
         total /= div
         return _make(total.astype(a.dtype, copy=False))
 
@@ -431,23 +438,18 @@ class _AvgPoolT(Function):
         ctx.geometry = (nsp, k, s, p, o, div)
         share = g / div if g.dtype.kind == "f" and g.dtype.itemsize >= 4 else \
             g.astype(div.dtype) / div
-        lead = g.shape[:-nsp]
-        full = tuple(max(Li + 2 * pi, (oi - 1) * si + ki)
-                     for Li, pi, oi, si, ki in zip(L, p, o, s, k))
-        buf = xp.zeros(lead + full, share.dtype)
-        if all(si >= ki for si, ki in zip(s, k)):  # windows don't overlap: one strided write
-            st = buf.strides[-nsp:]
-            view = (np.lib.stride_tricks.as_strided if xp is np else
-                    xp.lib.stride_tricks.as_strided)(
-                buf, lead + tuple(o) + tuple(k),
-                buf.strides[:-nsp] + tuple(si * t for si, t in zip(s, st)) + st)
-            view[...] = share.reshape(share.shape + (1,) * nsp)
-        else:  # overlapping windows: one strided add per kernel offset
-            for offset in np.ndindex(*k):
-                key = (Ellipsis,) + tuple(slice(j, j + si * (oi - 1) + 1, si)
-                                          for j, si, oi in zip(offset, s, o))
-                buf[key] += share
-        out = buf[(Ellipsis,) + tuple(slice(pi, pi + Li) for pi, Li in zip(p, L))]
+        lead = g.ndim - nsp
+        for i in reversed(range(nsp)):  # the transpose of the separable window sums
+            full = max(L[i] + 2 * p[i], (o[i] - 1) * s[i] + k[i])
+            shape = list(share.shape)
+            shape[lead + i] = full
+            buf = xp.zeros(shape, share.dtype)
+            for j in range(k[i]):
+                key = [slice(None)] * g.ndim
+                key[lead + i] = slice(j, j + s[i] * (o[i] - 1) + 1, s[i])
+                buf[tuple(key)] += share
+            share = buf
+        out = share[(Ellipsis,) + tuple(slice(pi, pi + Li) for pi, Li in zip(p, L))]
         return _make(out.astype(g.dtype))
 
     @staticmethod
