@@ -295,7 +295,11 @@ class Optimizer:
         if group.get("foreach") is False:
             self._step_each(group, params)
             return
-        for bucket in self._buckets(index, group, params):
+        buckets = self._buckets(index, group, params)
+        if buckets is None:  # a parameter listed twice: only the per-parameter loop is exact
+            self._step_each(group, params)
+            return
+        for bucket in buckets:
             if bucket.sync_state(state, self._scalar_keys):
                 bucket.run(self, group, state)
             else:
@@ -318,7 +322,7 @@ class Optimizer:
                     st[k] = _make(arr.reshape(p._data.shape))
             p._version_counter[0] += 1
 
-    def _buckets(self, index: int, group: dict, params: list) -> list:
+    def _buckets(self, index: int, group: dict, params: list) -> list | None:
         """The flat buckets of a group, rebuilt when its parameters changed (the previous
         buckets of the same group index tell which arrays are still free to move)."""
         ids = [id(p) for p in params]
@@ -330,6 +334,8 @@ class Optimizer:
             old = buckets
         else:
             old = cached[2] if cached is not None else []
+        if len(set(ids)) != len(ids):
+            return None
         by_key: dict = {}
         for p in params:  # (no local may keep an array alive: _movable counts references)
             by_key.setdefault((p._data.dtype, type(p._data), _device_key(p._data)), []).append(p)

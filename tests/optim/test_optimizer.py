@@ -518,3 +518,16 @@ def test_load_state_dict_mid_run_keeps_parameters_in_one_buffer() -> None:
     assert len(buckets) == 1 and buckets[0].pinned == []
     assert all(p._data.base is buckets[0].flat for p in ep)
     assert eopt.state[ep[0]]["exp_avg"]._data.base is buckets[0].state["exp_avg"]
+
+
+def test_a_parameter_listed_twice_is_updated_twice_like_torch() -> None:
+    tp, ep = _pair([(3,)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        topt = torch.optim.Adam([tp[0], tp[0]], lr=0.1)
+        eopt = eoptim.Adam([ep[0], ep[0]], lr=0.1)
+    rng = np.random.default_rng(8)
+    for _ in range(3):
+        _step_both(tp, ep, topt, eopt, rng)
+    _assert_params(tp, ep)
+    assert float(eopt.state[ep[0]]["step"]) == float(topt.state[tp[0]]["step"]) == 6.0
