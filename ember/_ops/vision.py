@@ -73,9 +73,34 @@ def _bcast(w, axis: int, ndim: int):
     return w.reshape((-1,) + (1,) * (ndim - 1 - axis))
 
 
+_DENSE_MAX = 128  # input lengths up to this resample by a small matrix product (BLAS)
+
+
+def _dense(L: int, taps, xp, dtype):
+    """The (L_out, L) matrix of one dim's map (taps that coincide add up)."""
+    o = taps[0][0].shape[0]
+    m = np.zeros((o, L), dtype)
+    rows = np.arange(o)
+    for idx, w in taps:
+        m[rows, idx] += 1 if w is None else w
+    return xp.asarray(m)
+
+
+def _along(a, m, axis: int, xp):
+    """Contract dim `axis` of `a` with matrix m (new length, old length)."""
+    if axis == a.ndim - 1:
+        return a @ m.T
+    if axis == a.ndim - 2:
+        return m @ a
+    return xp.moveaxis(xp.moveaxis(a, axis, -1) @ m.T, -1, axis)
+
+
 def _apply_map(a, maps, xp):
     """The separable map: one (axis, L_in, taps) entry per resampled dim."""
-    for axis, _, taps in maps:
+    for axis, L, taps in maps:
+        if L <= _DENSE_MAX and a.dtype.kind == "f":
+            a = _along(a, _dense(L, taps, xp, a.dtype), axis, xp)
+            continue
         out = None
         for idx, w in taps:
             part = xp.take(a, xp.asarray(idx), axis=axis)
@@ -88,6 +113,9 @@ def _apply_map(a, maps, xp):
 
 def _apply_transpose(g, maps, xp):
     for axis, L, taps in reversed(maps):
+        if L <= _DENSE_MAX and g.dtype.kind == "f":
+            g = _along(g, _dense(L, taps, xp, g.dtype).T, axis, xp)
+            continue
         out = None
         for idx, w in taps:
             part = g if w is None else g * _bcast(xp.asarray(w), axis, g.ndim)

@@ -89,3 +89,10 @@ def test_pad_modules(name, args):
     assert repr(em) == repr(tm) and em.padding == tm.padding
     nd = 3 if name.endswith("1d") else 5 if name.endswith("3d") else 4
     check(lambda lib, x: (tm if lib is torch else em)(x), randn(*(2, 3, 4, 5, 3)[:nd]))
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_long_dims_gather_path(mode):
+    """Lengths above the small-matrix threshold take the gather / segment-sum path."""
+    check(lambda lib, x: lib.nn.functional.pad(x, (3, 2), mode) ** 2, randn(2, 3, 140))
+    check(lambda lib, x: lib.nn.functional.pad(x, (-1, 2, 1, 1), mode), randn(2, 131, 4))

@@ -146,3 +146,13 @@ def test_pixel_shuffle_modules():
         tm, em = getattr(torch.nn, name)(r), getattr(ember.nn, name)(r)
         assert repr(em) == repr(tm)
         check(lambda lib, x: (tm if lib is torch else em)(x), randn(*shape))  # noqa: B023
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "nearest-exact"])
+def test_interpolate_long_dims_gather_path(mode):
+    """Lengths above the small-matrix threshold take the gather / segment-sum path."""
+    kw = {"align_corners": False} if mode == "linear" else {}
+    for sf in (0.4, 1.5, 2.0):
+        check(lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=sf, mode=mode,  # noqa: B023
+                                                           **kw), randn(1, 2, 150))
+    check(lambda lib, x: lib.nn.functional.interpolate(x, size=(3, 301)) ** 2, randn(1, 1, 2, 140))
