@@ -1,9 +1,10 @@
 """Padding, resampling and pixel shuffling (torch.nn.functional.pad / interpolate / ...).
 
-Non-constant padding and nearest/linear interpolation are all *separable index
-maps*: along each spatial dim, output position j reads input positions
+Non-constant padding and nearest/linear/cubic interpolation are all *separable
+index maps*: along each spatial dim, output position j reads input positions
 `idx_t[j]` with weights `w_t[j]` (one tap for nearest and padding, two for linear
-interpolation). `_Resample` applies such a map with NumPy `take`; its backward is
+and four for cubic interpolation). Dims up to `_DENSE_MAX` long apply the map as a
+small matrix product instead. `_Resample` applies such a map with NumPy `take`; its backward is
 the transpose (`_ResampleT`: a segment sum of the gradient back to the input
 positions, no `np.add.at`), and the transpose's backward is the map again, so
 every order of derivative works.
@@ -305,6 +306,27 @@ def _linear_taps(L: int, o: int, align_corners: bool, sf, dtype):
     return [(i0, w0), (i1, w1)]
 
 
+def _cubic_taps(L: int, o: int, align_corners: bool, sf, dtype):
+    """Four source indices (clamped to the edge) and Keys' cubic-convolution weights
+    (A = -0.75) per output position; source coordinates are not clamped at 0 for cubic."""
+    dst = np.arange(o, dtype=dtype)
+    scale = _scale(L, o, align_corners, sf, dtype)
+    src = dst * scale if align_corners else (dst + dtype.type(0.5)) * scale - dtype.type(0.5)
+    base = np.floor(src)
+    t = (src - base).astype(dtype)
+    base = base.astype(np.int64)
+    A = dtype.type(-0.75)
+
+    def near(x):  # |x| <= 1
+        return ((A + 2) * x - (A + 3)) * x * x + 1
+
+    def far(x):  # 1 < |x| < 2
+        return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
+    one = dtype.type(1)
+    weights = (far(t + one), near(t), near(one - t), far(2 * one - t))
+    return [(np.clip(base + (j - 1), 0, L - 1), w.astype(dtype)) for j, w in enumerate(weights)]
+
+
 def _spatial_list(v, dim: int, what: str, input: Tensor, label: str) -> list | None:
     if v is None:
         return None
@@ -334,7 +356,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
                 align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
                 antialias: bool = False) -> Tensor:
     """Resample (N, C, *spatial) to `size` or by `scale_factor`: nearest, nearest-exact,
-    (bi/tri)linear with or without align_corners, and area (adaptive average pooling).
+    (bi/tri)linear and bicubic with or without align_corners, and area (adaptive average
+    pooling). antialias is not supported.
 
     With scale_factor and recompute_scale_factor not True, the kernel maps coordinates by
     1/scale_factor (not in/out), as torch does.
@@ -370,16 +393,17 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         scales = None
     if antialias:
         raise NotImplementedError("ember's interpolate does not implement antialias=True")
-    if mode in ("linear", "bilinear", "trilinear") and mode != _LINEAR[dim]:
-        raise NotImplementedError(f"Got {ndim}D input, but {mode} mode needs "
-                                  f"{ {'linear': 3, 'bilinear': 4, 'trilinear': 5}[mode]}D input")
+    needs = {"linear": 3, "bilinear": 4, "trilinear": 5, "bicubic": 4}
+    if mode in needs and needs[mode] != ndim:
+        raise NotImplementedError(f"Got {ndim}D input, but {mode} mode needs {needs[mode]}D "
+                                  "input")
     if mode == "area":
         from ember._ops import pooling
         if dim == 3:
             raise NotImplementedError("ember's interpolate has no 3-d area mode")
         fn = pooling.adaptive_avg_pool1d if dim == 1 else pooling.adaptive_avg_pool2d
         return fn(input, sizes if dim > 1 else sizes[0])
-    if mode not in ("nearest", "nearest-exact") + tuple(_LINEAR.values()):
+    if mode not in ("nearest", "nearest-exact", "bicubic") + tuple(_LINEAR.values()):
         raise NotImplementedError(f"Input Error: Only 3D, 4D and 5D input Tensors supported "
                                   f"(got {ndim}D) for the modes: {_MODES} (got {mode})")
     if min(sizes) <= 0 or min(shape[2:]) <= 0:
@@ -408,10 +432,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             raise NotImplementedError(f'"upsample_{mode}{dim}d" not implemented for '
                                       f"'{_TYPE[dname]}'")
         dtype = _work_dtype(input._data.dtype)
+        taps = _cubic_taps if mode == "bicubic" else _linear_taps
         for i in range(dim):
             sf = None if scales is None else scales[i]
             maps.append((2 + i, shape[2 + i],
-                         _linear_taps(shape[2 + i], sizes[i], align_corners, sf, dtype)))
+                         taps(shape[2 + i], sizes[i], align_corners, sf, dtype)))
         name = f"Upsample{mode.capitalize()}{dim}DBackward0"
     return _Resample.apply(input, maps, name)
 

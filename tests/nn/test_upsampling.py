@@ -156,3 +156,23 @@ def test_interpolate_long_dims_gather_path(mode):
         check(lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=sf, mode=mode,  # noqa: B023
                                                            **kw), randn(1, 2, 150))
     check(lambda lib, x: lib.nn.functional.interpolate(x, size=(3, 301)) ** 2, randn(1, 1, 2, 140))
+
+
+@pytest.mark.parametrize("kw", [dict(scale_factor=2), dict(size=(3, 11), align_corners=True),
+                                dict(scale_factor=0.6), dict(size=(9, 4)),
+                                dict(scale_factor=(1.5, 0.5), recompute_scale_factor=True)])
+def test_interpolate_bicubic(kw):
+    check(lambda lib, x: lib.nn.functional.interpolate(x, mode="bicubic", **kw), randn(2, 3, 5, 7))
+    check(lambda lib, x: lib.nn.functional.interpolate(x, mode="bicubic", **kw),
+          randn(1, 2, 5, 7, dtype=np.float32))
+
+
+def test_interpolate_bicubic_long_dim_name_and_errors():
+    import ember
+    check(lambda lib, x: lib.nn.functional.interpolate(x, size=(2, 203), mode="bicubic"),
+          randn(1, 1, 3, 140))
+    x = ember.randn(1, 1, 3, 3, requires_grad=True)
+    out = ember.nn.functional.interpolate(x, scale_factor=2, mode="bicubic")
+    assert out.grad_fn.name() == "UpsampleBicubic2DBackward0"
+    check_error(lambda lib, x: lib.nn.functional.interpolate(x, size=4, mode="bicubic"),
+                randn(1, 2, 5), match="Got 3D input, but bicubic mode needs 4D input")
