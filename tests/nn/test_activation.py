@@ -296,7 +296,9 @@ def test_third_order_gelu():
 def test_hypothesis(name, shape, dtype, seed):
     if name == "glu":
         shape[-1] *= 2
-    check(run(name), (randn(*shape, seed=seed) * 3).astype(dtype))
+    # torch's own float32 gelu is up to 1e-6 off where 1 + erf cancels (see the grid test)
+    tol = {"atol": 2e-6} if name == "gelu" and dtype is np.float32 else {}
+    check(run(name), (randn(*shape, seed=seed) * 3).astype(dtype), **tol)
 
 
 # ----------------------------------------------------------------- modules
@@ -363,8 +365,12 @@ def test_large_inputs_run_blockwise(name):
 
 
 def test_gelu_float32_accuracy_over_a_grid():
-    """float32 gelu (its erf is a float32 rational fit) stays within 1e-6 of torch's."""
+    """float32 gelu (its erf is a float32 rational fit) stays within 1e-6 of the exact
+    values (torch's float64 result), and so within 2e-6 of torch's float32 kernel, which
+    is itself up to 1e-6 off where 1 + erf cancels."""
     # (torch's float32 kernel gives NaN at +inf, its float64 one inf: infinities left out)
-    x = np.concatenate([np.linspace(-10, 10, 40001), [np.nan, 0.0, -0.0]])
-    check(run("gelu"), x.astype(np.float32), atol=1e-6, rtol=1e-6, grad=False)
-    check(run("gelu"), np.linspace(-6, 6, 2001).astype(np.float32), atol=1e-6, rtol=1e-6)
+    x = np.concatenate([np.linspace(-10, 10, 40001), [np.nan, 0.0, -0.0]]).astype(np.float32)
+    exact = torch.nn.functional.gelu(torch.tensor(x, dtype=torch.float64))
+    assert_same(F(ember).gelu(to_ember(x)).double(), exact, atol=1e-6, rtol=1e-6)
+    check(run("gelu"), x, atol=2e-6, rtol=1e-6, grad=False)
+    check(run("gelu"), np.linspace(-6, 6, 2001).astype(np.float32), atol=2e-6, rtol=1e-6)
