@@ -144,7 +144,7 @@ def collate_str_fn(batch, *, collate_fn_map=None):
 def _collate_numpy_fn(batch, *, collate_fn_map=None):
     # A NumPy array (any shape) or a 0-dim NumPy scalar (np.float32(1.0), ...).
     if isinstance(batch[0], np.ndarray):
-        return collate_numpy_array_fn(batch)
+        return collate_numpy_array_fn(batch, collate_fn_map=collate_fn_map)
     if isinstance(batch[0], (np.str_, np.bytes_)):
         return batch
     return collate_numpy_scalar_fn(batch)
