@@ -1,11 +1,13 @@
 """Activation functions (torch.nn.functional): forward kernels and their derivatives.
 
-Each smooth or piecewise activation f is a `Function` whose forward runs one or
-two array passes on the raw data. Its backward is itself an op, `ActivationBackward`
-(torch's `GeluBackwardBackward0`, `EluBackwardBackward0` ... nodes), that
-computes grad * f'(x) in one fused pass from the activation's `derivative`
-array kernel; its own backward uses the activation's `second` derivative
-written with ember ops, so gradients of gradients work to any order.
+Each smooth or piecewise activation f is a `Function` whose forward works on the
+raw arrays: one or two passes for the piecewise ones, and for the kernels of many
+steps (gelu, silu, mish, elu ...) a pass over cache-sized blocks (`_blockwise`).
+Its backward is itself an op, `ActivationBackward` (torch's `GeluBackwardBackward0`,
+`EluBackwardBackward0` ... nodes), that computes grad * f'(x) in one fused pass
+from the activation's `derivative` array kernel; its own backward uses the
+activation's `second` derivative written with ember ops, so gradients of
+gradients work to any order.
 
 float16/bfloat16 inputs compute in float32 and are rounded once at the end, and
 constants stay Python floats so float32 work never widens to float64.
@@ -211,8 +213,11 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
     return Threshold.apply(input, threshold, value)
 
 
+_threshold = threshold  # reachable inside functions whose argument is named threshold
+
+
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
-    return apply_inplace(input, globals()["threshold"], threshold, value)
+    return apply_inplace(input, _threshold, threshold, value)
 
 
 class LeakyRelu(Function):
