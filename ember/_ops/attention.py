@@ -1,4 +1,4 @@
-"""The attention kernels: Functions with forward and backward side by side (nn.functional uses them)."""
+"""Attention kernels (scaled dot-product, multi-head) with forward and backward together."""
 from __future__ import annotations
 
 __all__ = []

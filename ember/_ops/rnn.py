@@ -1,4 +1,4 @@
-"""The rnn kernels: Functions with forward and backward side by side (nn.functional uses them)."""
+"""Recurrent cell kernels (RNN, LSTM, GRU steps) with forward and backward together."""
 from __future__ import annotations
 
 __all__ = []
