@@ -799,15 +799,16 @@ class CrossEntropy(Function):
                 loss = loss.sum()
             elif input.ndim == 1:
                 loss = loss.reshape(())
-            e /= s  # the softmax, kept for a backward that records no graph
-        ctx.reduction, ctx.idx, ctx.w, ctx.total, ctx.softmax = reduction, idx, w, total, e
-        ctx.save_for_backward(input)
+            e /= s  # the softmax, for a backward that records no graph
+        ctx.reduction, ctx.idx, ctx.w, ctx.total = reduction, idx, w, total
+        # saved like a tensor so that backward (without retain_graph) releases it
+        ctx.save_for_backward(input, _make(e))
         return _make(loss.astype(input._data.dtype, copy=False))
 
     @staticmethod
     def backward(ctx, grad):
-        (input,) = ctx.saved_tensors
-        p = ctx.softmax
+        input, softmax = ctx.saved_tensors
+        p = softmax._data
         shape = p.shape
         dt = input._data.dtype
         if _state.enabled:  # create_graph: the softmax must be differentiable in the input
@@ -1080,18 +1081,19 @@ class CtcLoss(Function):
             # an empty input explains only an empty target
             ll = xp.where(input_lengths == 0, xp.where(target_lengths == 0, 0.0, ninf), ll)
         nll = (-ll).astype(lp.dtype)
-        ctx.alpha, ctx.emit, ctx.ext, ctx.skip, ctx.nll = alpha, emit, ext, skip, nll
+        ctx.ext, ctx.skip, ctx.nll = ext, skip, nll
         ctx.lengths = (input_lengths, target_lengths)
         ctx.zero_infinity = zero_infinity
-        ctx.save_for_backward(log_probs)
+        # the (T, N, S) arrays are saved like tensors so that backward releases them
+        ctx.save_for_backward(log_probs, _make(alpha), _make(emit))
         return _make(nll)
 
     @staticmethod
     def backward(ctx, grad):
-        (log_probs,) = ctx.saved_tensors
-        lp = log_probs._data
+        log_probs, alpha, emit = ctx.saved_tensors
+        lp, alpha, emit = log_probs._data, alpha._data, emit._data
         xp = _xp(lp)
-        alpha, emit, ext, skip, nll = ctx.alpha, ctx.emit, ctx.ext, ctx.skip, ctx.nll
+        ext, skip, nll = ctx.ext, ctx.skip, ctx.nll
         il, tl = ctx.lengths
         big_t, n, c = lp.shape
         s = ext.shape[1]

@@ -811,3 +811,22 @@ def test_more_errors():
     check_error(lambda lib, a, b: F(lib).gaussian_nll_loss(a, b, 1), x, x)
     check_error(lambda lib, a, b: F(lib).l1_loss(a, b), ints(3), ints(3),
                 match="could not infer output dtype")
+
+
+def test_saved_arrays_are_released_like_torchs():
+    lp, targets, il, tl = _ctc_case(seed=4)
+    calls = [
+        lambda lib, x: F(lib).cross_entropy(x, lib.tensor(ints(4))),
+        lambda lib, x: F(lib).ctc_loss(x.reshape(12, 3, 5).log_softmax(2), lib.tensor(targets),
+                                       lib.tensor(il), lib.tensor(tl)),
+    ]
+    for fn in calls:
+        for lib, conv in ((torch, to_torch), (ember, to_ember)):
+            x = conv(randn(4, 45), True)
+            loss = fn(lib, x)
+            loss.backward(retain_graph=True)
+            first = x.grad.clone()
+            loss.backward()  # the retained graph still holds what backward needs
+            np.testing.assert_allclose(x.grad.numpy(), 2 * first.numpy(), rtol=1e-12)
+            with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+                loss.backward()
