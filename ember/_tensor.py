@@ -53,11 +53,11 @@ class Tensor:
 
     def __init__(self, *args, device=None):
         # torch.Tensor(...) legacy constructor: sizes give an uninitialised float tensor,
-        # a sequence gives its values as the default dtype.
+        # a sequence gives its values as the default dtype, nothing gives tensor([]).
         if len(args) == 1 and not isinstance(args[0], int):
             data = _cr.tensor(args[0], dtype=_dt.get_default_dtype(), device=device)._data
         else:
-            data = _cr.empty(*args, device=device)._data
+            data = _cr.empty(*(args or (0,)), device=device)._data
         self._data = data
         self._requires_grad = False
         self.grad_fn = None

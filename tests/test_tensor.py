@@ -103,6 +103,7 @@ def test_type_as_and_to_other():
 
 def test_legacy_constructor():
     assert ember.Tensor(2, 3).shape == torch.Tensor(2, 3).shape
+    assert repr(ember.Tensor()) == repr(torch.Tensor())
     assert ember.Tensor([1, 2]).dtype is ember.float32
     assert ember.Tensor([1, 2]).tolist() == torch.Tensor([1, 2]).tolist()
 
