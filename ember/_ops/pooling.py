@@ -21,7 +21,8 @@ __all__ = [
     "max_pool2d_with_indices", "max_pool3d_with_indices", "avg_pool1d", "avg_pool2d",
     "avg_pool3d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
     "adaptive_max_pool2d", "adaptive_max_pool1d_with_indices",
-    "adaptive_max_pool2d_with_indices", "max_unpool1d", "max_unpool2d",
+    "adaptive_max_pool2d_with_indices", "max_unpool1d", "max_unpool2d", "lp_pool1d",
+    "lp_pool2d",
 ]
 
 _ndarray = np.ndarray
@@ -200,7 +201,7 @@ class _Gather(Function):
     """Values of `x` (..., plane) at the flat plane positions `index` (..., o...): the
     transpose of `_Scatter` (max_unpool's backward, and max pooling's double backward)."""
 
-    _node_name = "MaxUnpool2DBackward0"
+    _node_name = "GatherBackward0"
 
     @staticmethod
     def forward(ctx, x: Tensor, index, nsp: int) -> Tensor:
@@ -813,3 +814,26 @@ def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
     p = _ntuple(padding, 1, "padding", "max_unpool1d")
     size = _unpool_size(input, 1, k, s, p, output_size)
     return _max_unpool(input, indices, 1, k, s, p, size, "max_unpool1d")
+
+
+# ----------------------------------------------------------------- power-average pooling
+def _lp_finish(avg: Tensor, norm_type, window: int) -> Tensor:
+    """(window * avg) ** (1/p), with negative averages (odd p) clamped to zero as torch."""
+    from ember._ops.pointwise import abs as _abs
+    from ember._ops.pointwise import relu, sign
+    return (sign(avg) * relu(_abs(avg))).mul(window).pow(1.0 / norm_type)
+
+
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,
+              ceil_mode: bool = False) -> Tensor:
+    """Power-average pooling: (sum of x**p over each window) ** (1/p), no padding."""
+    kh, kw = _ntuple(kernel_size, 2, "kernel_size", "lp_pool2d")
+    avg = avg_pool2d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return _lp_finish(avg, norm_type, kh * kw)
+
+
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None,
+              ceil_mode: bool = False) -> Tensor:
+    """1-d power-average pooling over (N, C, L) or (C, L)."""
+    avg = avg_pool1d(input.pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return _lp_finish(avg, norm_type, _one(kernel_size, "kernel_size"))

@@ -275,16 +275,18 @@ def _scale(L: int, o: int, align_corners: bool, sf, dtype):
     return dtype.type(L / o)
 
 
-def _nearest_taps(L: int, o: int, sf, exact: bool):
-    """Nearest source index per output position, computed in float32 as torch does."""
+def _nearest_taps(L: int, o: int, sf, exact: bool, shortcuts: bool):
+    """Nearest source index per output position, computed in float32 as torch does.
+    torch's 2-d kernel (only) maps equal sizes to the identity and doubled sizes to
+    index // 2 whatever the scale factor says: `shortcuts`."""
     f32 = np.dtype(np.float32)
     dst = np.arange(o, dtype=np.float32)
     scale = _scale(L, o, False, sf, f32)
     if exact:
         src = np.floor((dst + np.float32(0.5)) * scale)
-    elif o == L:
+    elif shortcuts and o == L:
         src = dst
-    elif o == 2 * L:
+    elif shortcuts and o == 2 * L:
         src = np.floor(dst / 2)
     else:
         src = np.floor(dst * scale)
@@ -425,7 +427,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         exact = mode == "nearest-exact"
         for i in range(dim):
             sf = None if scales is None else scales[i]
-            maps.append((2 + i, shape[2 + i], _nearest_taps(shape[2 + i], sizes[i], sf, exact)))
+            maps.append((2 + i, shape[2 + i],
+                         _nearest_taps(shape[2 + i], sizes[i], sf, exact, dim == 2)))
         name = f"UpsampleNearest{'Exact' if exact else ''}{dim}DBackward0"
     else:
         if dname not in _FLOATS:

@@ -248,3 +248,17 @@ def test_unpool_modules():
             y, i = pools[lib](x)  # noqa: B023
             return unpools[lib](y, i, output_size=x.shape)  # noqa: B023
         check(fn, randn(*shape))
+
+
+@pytest.mark.parametrize("p", [1.0, 2.0, 3.0])
+def test_lp_pool(p):
+    x = np.abs(randn(2, 3, 6, 5)) + 0.1  # positive: x**p is differentiable everywhere
+    check(lambda lib, x: lib.nn.functional.lp_pool2d(x, p, 2), x)
+    check(lambda lib, x: lib.nn.functional.lp_pool2d(x, p, (3, 2), 1, True), x)
+    check(lambda lib, x: lib.nn.functional.lp_pool1d(x, p, 3, 2), x[0])
+    for name, args, shape in [("LPPool2d", (p, 3), (2, 3, 6, 5)),
+                              ("LPPool1d", (p, 2, 1, True), (2, 3, 6))]:
+        tm, em = getattr(torch.nn, name)(*args), getattr(ember.nn, name)(*args)
+        assert repr(em) == repr(tm)
+        check(lambda lib, x: (tm if lib is torch else em)(x),  # noqa: B023
+              np.abs(randn(*shape)) + 0.1)
