@@ -531,3 +531,36 @@ def test_a_parameter_listed_twice_is_updated_twice_like_torch() -> None:
         _step_both(tp, ep, topt, eopt, rng)
     _assert_params(tp, ep)
     assert float(eopt.state[ep[0]]["step"]) == float(topt.state[tp[0]]["step"]) == 6.0
+
+
+def _train_module(lib, opt_mod, state, x, y):
+    lib.manual_seed(0)
+    m = lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.Tanh(), lib.nn.Linear(8, 2))
+    m.load_state_dict({k: lib.tensor(v) for k, v in state.items()})
+    opt = opt_mod.Adam(m.parameters(), lr=0.01)
+    m.double()  # after the optimizer exists: its parameters' arrays are replaced
+    xt, yt = lib.tensor(x), lib.tensor(y)
+    for i in range(5):
+        opt.zero_grad()
+        loss = ((m(xt) - yt) ** 2).mean()
+        loss.backward()
+        opt.step()
+        if i == 2:  # a module reload mid-run copies into the parameters in place
+            m.load_state_dict({k: v.clone() for k, v in m.state_dict().items()})
+    return m, opt
+
+
+def test_module_to_and_load_state_dict_after_optimizer_creation() -> None:
+    rng = np.random.default_rng(9)
+    state = {"0.weight": rng.standard_normal((8, 4)).astype(np.float32),
+             "0.bias": rng.standard_normal(8).astype(np.float32),
+             "2.weight": rng.standard_normal((2, 8)).astype(np.float32),
+             "2.bias": rng.standard_normal(2).astype(np.float32)}
+    x, y = rng.standard_normal((16, 4)), rng.standard_normal((16, 2))
+    tm, _ = _train_module(torch, torch.optim, state, x, y)
+    em, eopt = _train_module(ember, eoptim, state, x, y)
+    for (k, t), e in zip(tm.state_dict().items(), em.state_dict().values()):
+        assert e.dtype is ember.float64, k
+        np.testing.assert_allclose(e.numpy(), t.numpy(), rtol=1e-10, atol=1e-12, err_msg=k)
+    bucket = eopt._flat[0][2][0]
+    assert bucket.pinned == [] and all(p._data.base is bucket.flat for p in em.parameters())
