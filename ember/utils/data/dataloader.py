@@ -30,6 +30,7 @@ import random
 import signal
 import threading
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -201,7 +202,9 @@ class DataLoader:
         self.persistent_workers = persistent_workers
 
         self._epoch_start = None  # generator states when the current epoch began
-        self._current_iter = None  # the iterator of the current epoch (for state_dict)
+        # Weak reference to the iterator of the current epoch (for state_dict); weak so that
+        # dropping the iterator still shuts its workers down at once.
+        self._current_iter = None
         self._resume = None  # a state_dict waiting for the next epoch to start from it
         self.__initialized = True
         self._IterableDataset_len_called = None
@@ -313,7 +316,7 @@ class DataLoader:
 
     def state_dict(self) -> dict[str, Any]:
         """Where iteration stands: generator states at the epoch's start and batches yielded."""
-        it = self._current_iter
+        it = self._current_iter() if self._current_iter is not None else None
         if it is None or self._epoch_start is None or it._finished:
             return {"epoch_rng_states": None, "num_yielded": 0, "dataset_state": None}
         return {"epoch_rng_states": list(self._epoch_start), "num_yielded": it._num_yielded,
@@ -364,7 +367,7 @@ class _BaseDataLoaderIter:
             for g, s in zip(gens, resume["epoch_rng_states"]):
                 g.set_state(s)
         loader._epoch_start = [g.get_state() for g in gens]
-        loader._current_iter = self
+        loader._current_iter = weakref.ref(self)
         self._sampler_iter = iter(self._index_sampler)
         self._base_seed = int(ember.empty((), dtype=ember.int64).random_(
             generator=loader.generator).item())
@@ -554,10 +557,10 @@ class _InlineWorker:
         return True
 
     def is_alive(self) -> bool:
-        return True
+        return self.exitcode is None
 
     def join(self, timeout=None) -> None:
-        pass
+        self.exitcode = 0  # shutdown: nothing runs between steps, so it is over at once
 
 
 class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
@@ -645,15 +648,18 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         return _shm.unpack(data)
 
     def _pump_inline(self) -> None:
-        """Debug mode: run in-process workers until a reply is ready."""
+        """Debug mode: run in-process workers until a reply is ready.
+
+        The worker holding the batch the main thread waits for goes first, so tasks run
+        in sampler order (each worker's queue is first-in first-out).
+        """
         while self._data_queue.empty():
-            stepped = False
-            for w in self._workers:
-                if w.step():
-                    stepped = True
-                    if not self._data_queue.empty():
-                        return
-            if not stepped:
+            info = getattr(self, "_task_info", {}).get(getattr(self, "_rcvd_idx", -1))
+            order = [info[0]] if info and len(info) == 1 else []
+            for wid in itertools.chain(order, range(len(self._workers))):
+                if self._workers[wid].step():
+                    break
+            else:
                 return
 
     def _check_workers(self) -> None:

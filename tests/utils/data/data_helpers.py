@@ -59,6 +59,9 @@ def live_children() -> list[int]:
         except OSError:
             continue
         if int(fields[1]) == os.getpid() and fields[0] != "Z":
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"resource_tracker" in f.read():
+                    continue  # multiprocessing's own helper, started once per process
             out.append(int(pid))
     return out
 
