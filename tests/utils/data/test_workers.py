@@ -1,4 +1,4 @@
-"""Multi-process loading: order, sharding, seeding, persistent workers, shared memory, debug mode."""
+"""Multi-process loading: order, sharding, seeding, persistent workers, shared memory, debug."""
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -54,7 +54,6 @@ def test_shared_memory_transport_and_cleanup():
     it = iter(eud.DataLoader(Images(), batch_size=4, num_workers=2))
     x, y = next(it)
     assert x._data.base is not None and "mmap" in type(x._data.base).__name__
-    assert not shm_blocks(f"ember_dl_{os.getpid()}_") or True  # blocks in flight may exist
     rest = list(it)
     assert [int(b[1][0]) for b in rest] == [4, 8, 12, 16, 20]
     assert float(x[3, 0, 0, 0]) == 3.0 and y.tolist() == [0, 1, 2, 3]
@@ -144,9 +143,6 @@ def test_worker_init_fn_and_repr():
 
 
 def test_persistent_workers_reuse_processes():
-    def pid(_):
-        return os.getpid()
-
     class DS(eud.Dataset):
         def __len__(self):
             return 6
@@ -156,7 +152,7 @@ def test_persistent_workers_reuse_processes():
 
     loader = eud.DataLoader(DS(), batch_size=None, num_workers=2, persistent_workers=True)
     first = {int(p) for p in loader}
-    for b in loader:  # break off mid-epoch: the next epoch still starts cleanly
+    for _b in loader:  # break off mid-epoch: the next epoch still starts cleanly
         break
     second = [int(p) for p in loader]
     assert first == set(second) and len(second) == 6 and os.getpid() not in first
@@ -222,7 +218,8 @@ def test_inline_debug_mode(monkeypatch):
     monkeypatch.setattr(dl_mod, "INLINE_WORKERS", True)
     np.random.seed(0)
     state = np.random.get_state()[1].copy()
-    dl = eud.DataLoader(DS(), batch_size=2, num_workers=2, generator=ember.Generator().manual_seed(0))
+    dl = eud.DataLoader(DS(), batch_size=2, num_workers=2,
+                        generator=ember.Generator().manual_seed(0))
     out = [b.tolist() for b in dl]
     assert out == [[0, 1], [2, 3], [4, 5]]
     assert {s[0] for s in seen} == {os.getpid()}  # ran here: breakpoints reachable
