@@ -93,9 +93,9 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, lr: float, b
     bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
     if amsgrad:
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        denom = xp.sqrt(max_exp_avg_sq, out=xp.empty_like(param))
+        denom = xp.sqrt(max_exp_avg_sq, out=sq)  # sq's memory is free again: reuse it
     else:
-        denom = xp.sqrt(exp_avg_sq, out=xp.empty_like(param))
+        denom = xp.sqrt(exp_avg_sq, out=sq)
     denom /= bias_correction2_sqrt
     denom += eps
     update = xp.divide(exp_avg, denom, out=denom)

@@ -88,7 +88,7 @@ def nadam(param, grad, exp_avg, exp_avg_sq, mu_product, step, *, lr: float, beta
     sq *= g
     exp_avg_sq *= beta2
     exp_avg_sq += sq
-    denom = xp.divide(exp_avg_sq, bias_correction2, out=xp.empty_like(param))
+    denom = xp.divide(exp_avg_sq, bias_correction2, out=sq)
     denom = xp.sqrt(denom, out=denom)
     denom += eps
     update = g / denom
