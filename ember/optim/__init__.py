@@ -13,7 +13,8 @@ from ember.optim.rmsprop import RMSprop
 from ember.optim.rprop import Rprop
 from ember.optim.sgd import SGD
 
-# Submodules written separately (lr_scheduler, swa_utils) are imported here, one line each.
+# Submodules written separately are imported here, one line each, as they land:
+# `from ember.optim import lr_scheduler` and `from ember.optim import swa_utils`.
 
 __all__ = ["Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "ASGD", "LBFGS", "NAdam",
            "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD"]
