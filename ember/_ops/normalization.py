@@ -46,10 +46,11 @@ def _centred_grad(gxhat: Tensor, xhat: Tensor, rstd: Tensor, axes: tuple, n: int
     """dL/dx for xhat = (x - mean) * rstd normalised over `axes` (n elements each), given
     dL/dxhat and the incoming gradients of the mean and rstd outputs (None when unused).
     centred=False is RMS norm: no mean is subtracted."""
-    s2 = (gxhat * xhat).sum(axes, keepdim=True)
-    gx = gxhat * rstd - xhat * (s2 * (rstd / n))
+    # (n gxhat - sum(gxhat) - xhat sum(gxhat xhat)) rstd / n: few ops on the big arrays
+    gx = gxhat * float(n) - xhat * (gxhat * xhat).sum(axes, keepdim=True)
     if centred:
-        gx = gx - gxhat.sum(axes, keepdim=True) * (rstd / n)
+        gx = gx - gxhat.sum(axes, keepdim=True)
+    gx = gx * (rstd * (1.0 / n))
     extra = _stats_grad(xhat, rstd, n, gmean, grstd)
     return gx if extra is None else gx + extra
 
