@@ -29,6 +29,7 @@ import queue
 import random
 import signal
 import threading
+import time
 import warnings
 import weakref
 from collections import deque
@@ -682,7 +683,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
 
     def _get_data(self):
         """The next reply (idx, data) from any worker, watching worker health and `timeout`."""
-        import time
         deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
         while True:
             if self._inline:
@@ -809,8 +809,11 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                     q.put(None)
                 except (OSError, ValueError):
                     pass
+            # Idle workers exit within one poll interval; a worker busy in __getitem__
+            # is not waited for long (one shared deadline), it is terminated below.
+            deadline = time.monotonic() + _utils.MP_STATUS_CHECK_INTERVAL * 5
             for w in self._workers:
-                w.join(timeout=_utils.MP_STATUS_CHECK_INTERVAL * 10)
+                w.join(timeout=max(0.0, deadline - time.monotonic()))
         finally:
             for w in self._workers:
                 if w.is_alive():

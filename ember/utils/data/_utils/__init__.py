@@ -46,7 +46,12 @@ class ExceptionWrapper:
             exception = self.exc_type(msg)
         except Exception:
             raise RuntimeError(msg) from None
-        raise exception
+        # No local may keep the exception: its traceback holds this frame, and the cycle
+        # would keep the DataLoader iterator (and its workers) alive until a gc pass.
+        try:
+            raise exception
+        finally:
+            del exception
 
 
 from ember.utils.data._utils import collate, fetch, pin_memory, shm, worker  # noqa: E402

@@ -165,12 +165,29 @@ class _WorkerState:
         return idx, data
 
 
+def _exit_when_orphaned(parent_pid: int, shm_prefix: str, worker_id: int) -> None:
+    """A worker's watchdog thread: if the parent dies, free our blocks and exit at once.
+
+    A thread, so that a worker stuck in a long `__getitem__` still notices (the loop
+    below only checks between tasks).
+    """
+    import time
+    watchdog = ManagerWatchdog(parent_pid)
+    while watchdog.is_alive():
+        time.sleep(MP_STATUS_CHECK_INTERVAL)
+    shm.unlink_prefix(f"{shm_prefix}w{worker_id}_")
+    os._exit(0)
+
+
 def _worker_loop(dataset_kind, dataset, index_queue, data_queue, done_event, auto_collation,
                  collate_fn, drop_last, base_seed, init_fn, worker_id, num_workers,
                  persistent_workers, shm_prefix, parent_pid) -> None:
     """The body of a worker process (see NOTE [ Worker and shutdown protocol ])."""
     # Ctrl-C reaches the whole process group; the main process decides what happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import threading
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid, shm_prefix, worker_id),
+                     daemon=True, name="ember-dataloader-parent-watchdog").start()
     state = _WorkerState(dataset_kind, dataset, auto_collation, collate_fn, drop_last,
                          base_seed, init_fn, worker_id, num_workers, shm_prefix)
     watchdog = ManagerWatchdog(parent_pid)
