@@ -371,8 +371,9 @@ class Tensor:
     def __contains__(self, element) -> bool:
         return bool((self == element).any())
 
-    def __hash__(self) -> int:
-        return id(self)
+    # Hash by identity, as torch does (== is elementwise). object's C-level hash keeps
+    # dict lookups keyed by tensors (optimizer state, hooks) fast.
+    __hash__ = object.__hash__
 
     def __repr__(self, *, tensor_contents=None) -> str:
         from ember._tensor_str import _str
@@ -491,14 +492,14 @@ class Tensor:
                          requires_grad=requires_grad)
 
     # ----------------------------------------------------------------- arithmetic dunders
-    def __add__(self, other): return _pw.add(self, other)
-    def __radd__(self, other): return _pw.add(self, other)
+    def __add__(self, other): return _pw.Add.apply(self, other)
+    def __radd__(self, other): return _pw.Add.apply(self, other)
     def __iadd__(self, other): return _pw.add_(self, other)
     def __sub__(self, other): return _pw.sub(self, other)
     def __rsub__(self, other): return _pw.rsub(self, other)
     def __isub__(self, other): return _pw.sub_(self, other)
-    def __mul__(self, other): return _pw.mul(self, other)
-    def __rmul__(self, other): return _pw.mul(self, other)
+    def __mul__(self, other): return _pw.Mul.apply(self, other)
+    def __rmul__(self, other): return _pw.Mul.apply(self, other)
     def __imul__(self, other): return _pw.mul_(self, other)
     def __truediv__(self, other): return _pw.div(self, other)
     def __rtruediv__(self, other): return _pw.mul(_pw.reciprocal(self), other)

@@ -323,11 +323,13 @@ def _check_alpha(a, b, alpha) -> None:
 class Add(Function):
     _node_name = "AddBackward0"
 
+    alpha = 1  # set on the node only when another alpha was given
+
     @staticmethod
     def forward(ctx, a, b, alpha=1):
-        ctx.alpha = alpha
         if alpha == 1:
             return _make(_binary(np.add, a, b))
+        ctx.alpha = alpha
         return _make(_scaled(np.add, a, b, alpha))
 
     @staticmethod
@@ -352,11 +354,13 @@ def add_(input, other, *, alpha=1) -> Tensor:
 class Sub(Function):
     _node_name = "SubBackward0"
 
+    alpha = 1  # set on the node only when another alpha was given
+
     @staticmethod
     def forward(ctx, a, b, alpha=1):
-        ctx.alpha = alpha
         if alpha == 1:
             return _make(_binary(np.subtract, a, b))
+        ctx.alpha = alpha
         return _make(_scaled(np.subtract, a, b, alpha))
 
     @staticmethod
@@ -425,9 +429,10 @@ class Mul(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a if isinstance(a, Tensor) else None,
-                              b if isinstance(b, Tensor) else None)
-        ctx.scalars = (a, b)
+        if ctx.needs_input_grad:  # empty (falsy) when no graph is recorded
+            ctx.save_for_backward(a if isinstance(a, Tensor) else None,
+                                  b if isinstance(b, Tensor) else None)
+            ctx.scalars = (a, b)
         return _make(_binary(np.multiply, a, b))
 
     @staticmethod
@@ -457,8 +462,9 @@ class Div(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b if isinstance(b, Tensor) else None)
-        ctx.scalar_b = b
+        if ctx.needs_input_grad:  # empty (falsy) when no graph is recorded
+            ctx.save_for_backward(a, b if isinstance(b, Tensor) else None)
+            ctx.scalar_b = b
         if a.dtype._category < 2 and (not isinstance(b, Tensor) or b.dtype._category < 2):
             # integers divide into the default float dtype; each operand goes there directly
             # (not through their common integer type, which could wrap a negative number)

@@ -236,7 +236,8 @@ class Function(FunctionCtx, Node):
         if "forward" in own and not cls.__module__.startswith("ember."):
             # A user's Function: outside a recorded graph apply() leaves needs_input_grad at
             # its shared all-False default; torch still reports each input's requires_grad.
-            # (ember's own ops never read it in forward, so they skip this wrapper.)
+            # (ember's own ops read it in forward only as "is a graph being recorded?", for
+            # which the empty default is falsy, so they skip this wrapper.)
             user_forward = cls.forward
 
             def forward(ctx, *args, **kwargs):
