@@ -116,9 +116,10 @@ class NativeBatchNorm(Function):
                 mean = xp.full(bshape, np.nan, xa.dtype)
                 var = mean.copy()
                 xc = xa
-            if running_mean is not None:
+            # an empty batch leaves the running buffers as they were (as torch)
+            if running_mean is not None and n:
                 _update(running_mean, mean, momentum)
-            if running_var is not None:
+            if running_var is not None and n:
                 _update(running_var, var * (n / (n - 1)) if n > 1 else var, momentum)
         else:
             mean = _acc(running_mean._data).reshape(bshape)
@@ -141,7 +142,7 @@ class NativeBatchNorm(Function):
     def backward(ctx, gy, gmean, ginvstd):
         a, weight, mean, invstd = ctx.saved_tensors
         need = ctx.needs_input_grad
-        axes, n, bshape = ctx.axes, ctx.n, ctx.bshape
+        axes, n, bshape = ctx.axes, max(ctx.n, 1), ctx.bshape
         ga = gw = gb = None
         if gy is not None:
             xhat = (a - mean) * invstd

@@ -129,8 +129,14 @@ def test_batch_norm_non_contiguous_and_empty():
           randn(3, 5, 4, seed=3), randn(3, seed=4))
     check(lambda lib, x: F(lib).batch_norm(x.permute(0, 3, 1, 2), None, None, training=True),
           randn(2, 3, 4, 5, seed=5))
-    check(lambda lib, x: F(lib).batch_norm(x, None, None, training=True), randn(0, 3),
-          grad=False)
+    bufs = {}
+
+    def empty_batch(lib, x, w, b):
+        m, v = lib.zeros(3, dtype=lib.float64), lib.ones(3, dtype=lib.float64)
+        bufs[lib.__name__] = (m, v)
+        return F(lib).batch_norm(x, m, v, w, b, training=True)
+    check(empty_batch, randn(0, 3), randn(3), randn(3, seed=1))  # buffers stay, zero grads
+    assert_same(list(bufs["ember"]), list(bufs["torch"]))
 
 
 def test_batch_norm_errors():
