@@ -14,6 +14,7 @@ from ember.nn.modules.instancenorm import *  # noqa: F403
 from ember.nn.modules.normalization import *  # noqa: F403
 from ember.nn.modules.loss import *  # noqa: F403
 from ember.nn.modules.rnn import *  # noqa: F403
+from ember.nn.modules.multihead_attention import *  # noqa: F403
 from ember.nn.modules.transformer import *  # noqa: F403
 from ember.nn.modules.pixelshuffle import *  # noqa: F403
 from ember.nn.modules.upsampling import *  # noqa: F403
