@@ -223,3 +223,14 @@ def test_embedding_bag_module(kw):
         repr(torch.nn.EmbeddingBag(3, 2, scale_grad_by_freq=True, norm_type=3.0))
     check_error(lambda lib, w: lib.nn.EmbeddingBag(3, 2, padding_idx=3), randn(2, 2),
                 match="padding_idx must be within num_embeddings")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, "bfloat16"])
+def test_embedding_half_precision(dtype):
+    import ml_dtypes
+    dt = ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype
+    w, idx = randn(10, 3).astype(dt), np.array([1, 2, 2, 5, 9])
+    check(lambda lib, w, i: lib.nn.functional.embedding(i, w, padding_idx=2), w, idx)
+    for mode in ("sum", "mean", "max"):
+        check(lambda lib, w, i, o: lib.nn.functional.embedding_bag(i, w, o, mode=mode),  # noqa: B023
+              w, idx, np.array([0, 2]))

@@ -262,3 +262,14 @@ def test_lp_pool(p):
         assert repr(em) == repr(tm)
         check(lambda lib, x: (tm if lib is torch else em)(x),  # noqa: B023
               np.abs(randn(*shape)) + 0.1)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, "bfloat16"])
+def test_pooling_half_precision(dtype):
+    import ml_dtypes
+    dt = ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype
+    x = randn(1, 2, 6, 6).astype(dt)
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, 3, 2, 1, return_indices=True), x)
+    check(lambda lib, x: lib.nn.functional.avg_pool2d(x, 3, 2, 1), x)
+    check(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, 4), x)
+    check(lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, 4), x)

@@ -195,3 +195,13 @@ def test_interpolate_bicubic_long_dim_name_and_errors():
     assert out.grad_fn.name() == "UpsampleBicubic2DBackward0"
     check_error(lambda lib, x: lib.nn.functional.interpolate(x, size=4, mode="bicubic"),
                 randn(1, 2, 5), match="Got 3D input, but bicubic mode needs 4D input")
+
+
+@pytest.mark.parametrize("dtype", [np.float16, "bfloat16"])
+def test_half_precision_resampling_padding_shuffle(dtype):
+    dt = ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype
+    x = randn(1, 4, 6, 6).astype(dt)
+    check(lambda lib, x: lib.nn.functional.pad(x, (1, 2, 2, 1), mode="reflect"), x)
+    check(lambda lib, x: lib.nn.functional.interpolate(x, scale_factor=2, mode="bicubic"), x)
+    check(lambda lib, x: lib.nn.functional.interpolate(x, size=(3, 5)), x)
+    check(lambda lib, x: lib.nn.functional.pixel_shuffle(x, 2), x)
