@@ -146,7 +146,10 @@ class BatchSampler(Sampler):
         self.drop_last = drop_last
 
     def __iter__(self) -> Iterator[list[int]]:
-        it = iter(self.sampler)
+        # iter(sampler) now, not at the first next(): a random sampler fixes its order here.
+        return self._batches(iter(self.sampler))
+
+    def _batches(self, it: Iterator[int]) -> Iterator[list[int]]:
         size = self.batch_size
         while True:
             batch = list(itertools.islice(it, size))
