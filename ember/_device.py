@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["device", "get_array_module", "device_of"]
+__all__ = ["device", "get_array_module", "array_module", "device_of"]
 
 
 class device:
@@ -78,6 +78,16 @@ def get_array_module(dev: device):
     if dev.type == "cuda":
         return _cupy()
     raise RuntimeError(f"ember cannot compute on device {dev}")
+
+
+def array_module(array):
+    """The array module of a backend array: NumPy for NumPy arrays, else CuPy.
+
+    The one place that tells the two apart; kernels call it as `xp = array_module(x)`.
+    """
+    if isinstance(array, np.ndarray):
+        return np
+    return _cupy()
 
 
 def device_of(array) -> device:

@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from ember._device import array_module
+
 __all__ = ["set_printoptions", "get_printoptions", "printoptions"]
 
 
@@ -183,7 +185,7 @@ def _summarized(a: np.ndarray) -> np.ndarray:
 def _corners(arr, e: int):
     """Shrink every long dimension to its e-item ends around one placeholder (2e + 1 items)
     so a summarised print reads (and, from a GPU, transfers) only what it shows."""
-    xp = np if isinstance(arr, np.ndarray) else arr.__array_namespace__()
+    xp = array_module(arr)
     for axis in range(arr.ndim):
         n = arr.shape[axis]
         if n > 2 * e + 1:

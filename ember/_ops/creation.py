@@ -14,7 +14,7 @@ import numpy as np
 
 from ember import _dtype as _dt
 from ember import random as _random
-from ember._device import as_device, to_device
+from ember._device import array_module, as_device, to_device
 from ember._ops.inplace import apply_inplace
 from ember._size import Size
 from ember._tensor import Tensor, _make
@@ -355,6 +355,8 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
     if dtype is None or dtype is inferred:
         arr = _nested_array(data, _cast_source(inferred).np)
         arr = _cast(arr, inferred)
+    elif inferred.is_floating_point and not dtype.is_floating_point and dtype is not _dt.bool:
+        arr = _mixed_to_int(data, dtype)
     else:
         # Build in a wide type, check the values fit (torch's overflow rule), then cast.
         arr = _nested_array(data, np.float64 if inferred.is_floating_point else (
@@ -362,6 +364,21 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
         _check_fits(arr, dtype, dtype.name)
         arr = _cast(arr, dtype)
     return _finish(arr, device, requires_grad)
+
+
+def _mixed_to_int(data, dtype: _dt.dtype):
+    """Floats (and maybe ints) stored into an integer dtype: torch applies each element's own
+    rule, so the ints wrap (-1 -> 255 in uint8) while the floats must fit the range."""
+    objects = _nested_array(data, object)
+    is_int = np.frompyfunc(lambda v: isinstance(v, (int, np.integer)), 1, 1)(objects)
+    is_int = is_int.astype(bool)
+    values = objects.astype(np.float64)
+    ints = objects[is_int].astype(np.int64)
+    _check_fits(values[~is_int], dtype, dtype.name)
+    _check_fits(ints, dtype, dtype.name)
+    out = _cast(values, dtype)
+    out[is_int] = ints.astype(dtype.np)  # two's-complement wrap, as torch
+    return out
 
 
 def _cast_source(d: _dt.dtype) -> _dt.dtype:
@@ -525,9 +542,6 @@ def _like(input: Tensor, dtype, device, fn: str):
     return dtype, same
 
 
-def _xp_of(arr):
-    return np if isinstance(arr, np.ndarray) else arr.__array_namespace__()
-
 
 def _empty_like(arr, np_dtype):
     """Uninitialised memory shaped like `arr`, laid out like it (torch's preserve_format).
@@ -536,7 +550,7 @@ def _empty_like(arr, np_dtype):
     in which a zero stride (an expanded dimension) never moves, so expanded and
     contiguous inputs get contiguous results and permuted ones keep their order.
     """
-    xp = _xp_of(arr)
+    xp = array_module(arr)
     if arr.flags.c_contiguous or arr.ndim < 2:
         return xp.empty(arr.shape, np_dtype)
     shape, strides = arr.shape, arr.strides
@@ -1235,7 +1249,7 @@ def poisson(input: Tensor, generator=None) -> Tensor:
     lam = input._data
     if not bool((lam >= 0).all()):
         raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
-    xp = _xp_of(lam)
+    xp = array_module(lam)
     infinite = xp.isinf(lam)
     g = _random.generator_for(generator, input.device)
     counts = g._stream.poisson(xp.where(infinite, 0, lam).astype(np.float64))
@@ -1270,7 +1284,7 @@ def multinomial(input: Tensor, num_samples: int, replacement: bool = False, *, g
     if n_cat == 0:
         raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
                            "operation has no identity.")
-    xp = _xp_of(p)
+    xp = array_module(p)
     rows = p.reshape(-1, n_cat)
     if rows.shape[0] == 0:
         result = xp.empty(p.shape[:-1] + (num_samples,), dtype=np.int64)
@@ -1467,7 +1481,7 @@ def geometric_(self: Tensor, p, *, generator=None) -> Tensor:
     g = _random.generator_for(generator, self.device)
     wt = np.float64 if self.dtype is _dt.float64 else np.float32
     u = 1.0 - g._stream.random(self._data.shape, wt)  # in (0, 1]
-    xp = _xp_of(u)
+    xp = array_module(u)
     k = xp.ceil(xp.log(u) / math.log1p(-p))
     k = xp.maximum(k, 1.0)
     with np.errstate(invalid="ignore"):
@@ -1483,7 +1497,7 @@ def log_normal_(self: Tensor, mean=1, std=2, *, generator=None) -> Tensor:
         raise _not_implemented("log_normal_cpu", self.dtype)
     g = _random.generator_for(generator, self.device)
     z = _normal01(g, self._data.shape, self.dtype)
-    xp = _xp_of(z)
+    xp = array_module(z)
     with np.errstate(over="ignore"):
         values = xp.exp(z * std + float(_num(mean)))
     return _fill(self, LogNormal_, values.astype(self._data.dtype, copy=False))
@@ -1497,6 +1511,6 @@ def cauchy_(self: Tensor, median=0, sigma=1, *, generator=None) -> Tensor:
     _continuous_only(self.dtype, "Cauchy", cpp=True)
     g = _random.generator_for(generator, self.device)
     u = g._stream.random(self._data.shape, _work_dtype(self.dtype))
-    xp = _xp_of(u)
+    xp = array_module(u)
     values = xp.tan(math.pi * (u - 0.5)) * sigma + float(_num(median))
     return _fill(self, Cauchy_, values.astype(self._data.dtype, copy=False))

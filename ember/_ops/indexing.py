@@ -28,6 +28,7 @@ import numpy as np
 
 from ember import _dtype as _dt
 from ember import return_types
+from ember._device import array_module as _xp
 from ember._device import to_device
 from ember._ops.inplace import _type_name, apply_inplace, set_view
 from ember._ops.shape import _wrap_dim
@@ -47,8 +48,6 @@ _INT_KINDS = "iu"
 
 
 # ----------------------------------------------------------------- small helpers
-def _xp(arr):
-    return np if isinstance(arr, _ndarray) else arr.__array_namespace__()
 
 
 def _zeros(shape, like: Tensor) -> Tensor:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember import _dtype as _dt
+from ember._device import array_module
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function, _check_inplace, _edge, _seq
 from ember.autograd.grad_mode import _state
@@ -118,8 +119,7 @@ class CopySlices(Function):
     def backward(ctx, grad):
         # Gradient for the base's old value: everything outside the view region.
         # Gradient for the in-place op's result: the view region.
-        mask = np.zeros(ctx._base_shape, dtype=bool) if grad.is_cpu else \
-            grad._data.__array_namespace__().zeros(ctx._base_shape, dtype=bool)
+        mask = array_module(grad._data).zeros(ctx._base_shape, dtype=bool)
         with _no_grad():
             region = ctx._view_func(_make(mask))
         region._data[...] = True

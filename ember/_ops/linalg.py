@@ -16,6 +16,7 @@ import ml_dtypes
 import numpy as np
 
 from ember import _dtype as _dt
+from ember._device import array_module
 from ember._ops.inplace import _type_name, apply_inplace
 from ember._ops.pointwise import _check_same_device, mul
 from ember._ops.shape import _wrap_dim
@@ -774,7 +775,7 @@ class Einsum(Function):
         ctx.save_for_backward(*operands)
         arrays = [_acc(t._data) for t in operands]
         x = operands[0]._data
-        xp = np if isinstance(x, np.ndarray) else x.__array_namespace__()
+        xp = array_module(x)
         out = xp.einsum(equation, *arrays, optimize=len(arrays) > 1)
         if len(arrays) == 1 and getattr(out, "base", None) is not None:
             out = out.copy()  # a permutation or diagonal comes back as a view of the input
@@ -818,7 +819,7 @@ class Einsum(Function):
 
 def _const(like: Tensor, kind: str, n: int) -> Tensor:
     x = like._data
-    xp = np if isinstance(x, np.ndarray) else x.__array_namespace__()
+    xp = array_module(x)
     return _make(xp.eye(n, dtype=x.dtype) if kind == "eye" else xp.ones(n, dtype=x.dtype))
 
 

@@ -19,6 +19,7 @@ import warnings
 import numpy as np
 
 from ember import _dtype as _dt
+from ember._device import array_module as _xp
 from ember._ops.inplace import _type_name
 from ember._ops.pointwise import _broadcast_error, _silent, where
 from ember._tensor import Tensor, _make
@@ -41,8 +42,6 @@ _BCE_EPS = float(np.float32(1e-12))  # torch's floor of x(1 - x) in BCE's gradie
 
 
 # ----------------------------------------------------------------- helpers
-def _xp(x):
-    return np if isinstance(x, np.ndarray) else x.__array_namespace__()
 
 
 def _wide(x):

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from ember import _dtype as _dt
+from ember._device import array_module as _xp
 from ember._device import as_device, to_device
 from ember._ops import _erf
 from ember._ops.inplace import _type_name, apply_inplace
@@ -103,9 +104,6 @@ except ImportError:  # a NumPy without that internal: the public context manager
             return fn(*args)
 
 
-def _xp(x):
-    """The array module (NumPy or CuPy) of a backend array."""
-    return np if x.__class__ is _ndarray else x.__array_namespace__()
 
 
 def _operands(a, b):

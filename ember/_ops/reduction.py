@@ -21,6 +21,7 @@ import numpy as np
 
 from ember import _dtype as _dt
 from ember import return_types
+from ember._device import array_module as _xp
 from ember._ops.inplace import _type_name
 from ember._ops.shape import _wrap_dim
 from ember._tensor import Tensor, _make
@@ -36,8 +37,6 @@ _F32 = np.dtype(np.float32)
 
 
 # ----------------------------------------------------------------- helpers
-def _xp(x):
-    return np if isinstance(x, np.ndarray) else x.__array_namespace__()
 
 
 def _axes(dim, ndim: int) -> tuple:

@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from ember import _dtype as _dt
+from ember._device import array_module as _xp
 from ember._device import to_device
 from ember._ops.inplace import _type_name, apply_inplace, set_view
 from ember._tensor import Tensor, _make
@@ -99,8 +100,6 @@ def _infer_shape(shape, numel: int) -> tuple:
     return shape
 
 
-def _xp(arr):
-    return np if isinstance(arr, _ndarray) else arr.__array_namespace__()
 
 
 def _as_strided_array(arr, shape, strides_bytes):
@@ -1420,7 +1419,7 @@ def _storage_array(root, dtype, shape, strides, offset):
             raise RuntimeError("as_strided: ember needs the tensor's storage to be one "
                                "contiguous buffer")
         return np.ndarray(shape, dtype, buffer=root, offset=offset * size, strides=sb)
-    xp = root.__array_namespace__()
+    xp = _xp(root)
     return xp.ndarray(shape, dtype, memptr=root.data + offset * size, strides=sb)
 
 

@@ -1,6 +1,7 @@
 """ember.autograd: reverse-mode differentiation (torch.autograd's API)."""
 from __future__ import annotations
 
+from ember._device import array_module
 from ember._tensor import Tensor
 from ember.autograd import engine, graph
 from ember.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly
@@ -71,7 +72,7 @@ def _make_grads(outputs, grad_outputs, is_grads_batched: bool = False) -> list:
 
 def _ones_like(t: Tensor) -> Tensor:
     from ember._tensor import _make
-    xp = __import__("numpy") if t.is_cpu else t._data.__array_namespace__()
+    xp = array_module(t._data)
     return _make(xp.ones(t._data.shape, t._data.dtype))
 
 

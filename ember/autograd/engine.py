@@ -28,6 +28,9 @@ from __future__ import annotations
 import heapq
 import threading
 
+import numpy as np
+
+from ember._device import array_module
 from ember._dtype import _FROM_NP
 from ember._tensor import Tensor, _make
 from ember.autograd.function import _FREED, AccumulateGrad, _anomaly, _edge
@@ -296,9 +299,7 @@ def _call_with_anomaly(node, grads):
 def _zeros_like_meta(shape, np_dtype, node):
     saved = node._saved if node._saved is not _FREED else ()
     like = next((e[0] for e in saved if e is not None), None)
-    xp = like._data.__array_namespace__() if like is not None and not like.is_cpu else None
-    if xp is None:
-        import numpy as xp
+    xp = array_module(like._data) if like is not None else np
     return _make(xp.zeros(shape, np_dtype))
 
 

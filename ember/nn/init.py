@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 
+from ember._device import array_module
 from ember._tensor import Tensor
 from ember.autograd.grad_mode import no_grad
 
@@ -197,7 +198,6 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     if tensor.numel() == 0:
         return tensor
-    import numpy as np
 
     from ember._tensor import _make
     rows = tensor.shape[0]
@@ -205,7 +205,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator=None) -> Tensor:
     with no_grad():
         flat = tensor.new_empty((rows, cols)).normal_(0, 1, generator=generator)
         arr = flat._data
-        xp = np if isinstance(arr, np.ndarray) else arr.__array_namespace__()
+        xp = array_module(arr)
         if arr.dtype.itemsize < 4:  # torch has no half-precision QR either
             name = "Half" if tensor.dtype.name == "float16" else "BFloat16"
             raise NotImplementedError(f'"geqrf_cpu" not implemented for \'{name}\'')

@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ember._device import array_module as _xp
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import _state as _grad_state
 from ember.utils.hooks import RemovableHandle
@@ -489,8 +490,6 @@ def _at_least_1d(arr):
     return arr.reshape(1) if arr.ndim == 0 else arr
 
 
-def _xp(arr):
-    return np if isinstance(arr, np.ndarray) else arr.__array_namespace__()
 
 
 _NO_STATE: dict = {}  # read-only stand-in for a parameter without state
