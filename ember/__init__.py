@@ -34,6 +34,7 @@ from ember.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabl
                                       is_inference_mode_enabled, no_grad, set_grad_enabled)
 from ember import cuda, linalg, return_types
 from ember import nn
+from ember.serialization import load, save
 from ember import optim
 from ember._tensor_str import set_printoptions
 from ember._threads import get_num_threads, set_num_threads
