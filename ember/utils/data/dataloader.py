@@ -16,9 +16,12 @@ Resumable iteration (not in torch): `DataLoader.state_dict()` records the random
 state every generator involved had when the current epoch began, plus how many
 batches were yielded; `load_state_dict()` makes the next epoch start from that
 state and skip those batches without loading them (map-style datasets: the sampler
-is advanced; iterable datasets: the batches are fetched and dropped), so a restarted
-run sees exactly the remaining batches. The process-wide generator is left as it
-was. Randomness drawn inside workers (augmentation) restarts from the worker seeds.
+is advanced; iterable datasets: the batches are fetched and dropped, unless the
+dataset has its own state_dict/load_state_dict and there are no workers, in which
+case it is restored instead), so a restarted run sees exactly the remaining batches.
+Resuming assumes in_order=True (batches yielded are then a prefix of the epoch).
+The process-wide generator is left as it was. Randomness drawn inside workers
+(augmentation) restarts from the worker seeds.
 """
 from __future__ import annotations
 
@@ -320,8 +323,18 @@ class DataLoader:
         it = self._current_iter() if self._current_iter is not None else None
         if it is None or self._epoch_start is None or it._finished:
             return {"epoch_rng_states": None, "num_yielded": 0, "dataset_state": None}
+        dataset_state = None
+        if self._dataset_opts_in():
+            dataset_state = self.dataset.state_dict()
         return {"epoch_rng_states": list(self._epoch_start), "num_yielded": it._num_yielded,
-                "dataset_state": None}
+                "dataset_state": dataset_state}
+
+    def _dataset_opts_in(self) -> bool:
+        # An IterableDataset with its own state_dict/load_state_dict is asked directly
+        # (only without workers: with workers its copies live in other processes).
+        return (self._dataset_kind == _DatasetKind.Iterable and self.num_workers == 0
+                and callable(getattr(self.dataset, "state_dict", None))
+                and callable(getattr(self.dataset, "load_state_dict", None)))
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Make the next epoch continue from `state_dict` (see the module docstring)."""
@@ -378,6 +391,10 @@ class _BaseDataLoaderIter:
         self._finished = False
         self._skip = 0  # batches of an iterable dataset still to drop when resuming
         n = resume["num_yielded"] if resume is not None else 0
+        if resume is not None and resume.get("dataset_state") is not None:
+            self._dataset.load_state_dict(resume["dataset_state"])
+            self._num_yielded = n
+            n = 0  # the dataset itself continues where it stopped
         if n:
             self._num_yielded = n
             if self._dataset_kind == _DatasetKind.Map:

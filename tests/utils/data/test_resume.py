@@ -107,3 +107,37 @@ def test_resume_sequential_with_distributed_sampler():
         return eud.DataLoader(list(range(17)), batch_size=2, sampler=s)
     head, tail, resumed = run_and_resume(make, 1)
     assert resumed == tail and len(head + tail) == 5
+
+
+class Counting(eud.IterableDataset):
+    """An iterable dataset that checkpoints its own position (and counts reads)."""
+
+    def __init__(self, n):
+        self.n, self.pos, self.reads = n, 0, 0
+
+    def __iter__(self):
+        while self.pos < self.n:
+            self.reads += 1
+            self.pos += 1
+            yield self.pos - 1
+
+    def state_dict(self):
+        return {"pos": self.pos}
+
+    def load_state_dict(self, state):
+        self.pos = state["pos"]
+
+
+def test_iterable_dataset_with_its_own_state_dict():
+    ds = Counting(9)
+    loader = eud.DataLoader(ds, batch_size=2)
+    it = iter(loader)
+    head = batches(it, 2)
+    state = loader.state_dict()
+    assert state["dataset_state"] == {"pos": 4} and state["num_yielded"] == 2
+    tail = batches(it)
+    fresh = Counting(9)
+    again = eud.DataLoader(fresh, batch_size=2)
+    again.load_state_dict(state)
+    assert batches(again) == tail == [[4, 5], [6, 7], [8]] and head == [[0, 1], [2, 3]]
+    assert fresh.reads == 5  # restored, not replayed

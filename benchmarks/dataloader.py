@@ -1,0 +1,124 @@
+"""DataLoader throughput: an image-like dataset with per-sample NumPy augmentation.
+
+Each sample is a 32x32x3 uint8 image padded by 4, randomly cropped back to 32x32 and
+randomly flipped, returned as float32 CHW in [0, 1] with an int label; batch 128.
+For num_workers 0 and 2 the table shows, for ember and torch in the same run, the
+time per epoch (as samples/s alongside) and the time to the first batch. A second
+table compares ember's two transports between processes: batches written to shared
+memory (the default) against the same batches pickled through the result queue.
+Workers are started with fork for both libraries.
+Run: python benchmarks/dataloader.py [--samples N] [--epochs E]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.utils.data as tud
+from common import pin_threads
+
+import ember
+import ember.utils.data as eud
+from ember.utils.data._utils import shm
+
+BATCH = 128
+
+
+def make_dataset(lib, data_module, images: np.ndarray, labels: np.ndarray):
+    """The same augmentation for both libraries; only the final tensor type differs."""
+
+    class Augmented(data_module.Dataset):
+        def __len__(self):
+            return len(images)
+
+        def __getitem__(self, i):
+            img = images[i]
+            padded = np.pad(img, ((4, 4), (4, 4), (0, 0)), mode="reflect")
+            y, x = np.random.randint(0, 9, size=2)
+            crop = padded[y:y + 32, x:x + 32]
+            if np.random.rand() < 0.5:
+                crop = crop[:, ::-1]
+            chw = np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)
+            chw *= 1.0 / 255
+            return lib.from_numpy(chw), int(labels[i])
+
+    return Augmented()
+
+
+def epoch(loader) -> tuple[float, float]:
+    """(seconds to the first batch, seconds for the whole epoch)."""
+    t0 = time.perf_counter()
+    first = None
+    n = 0
+    for x, _y in loader:
+        if first is None:
+            first = time.perf_counter() - t0
+        n += x.shape[0]
+    return first, time.perf_counter() - t0
+
+
+def measure(lib, data_module, ds, workers: int, epochs: int) -> tuple[float, float]:
+    kw = dict(batch_size=BATCH, shuffle=True, num_workers=workers)
+    if workers:
+        kw["multiprocessing_context"] = "fork"
+    runs = [epoch(data_module.DataLoader(ds, **kw)) for _ in range(epochs)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--samples", type=int, default=8192)
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    threads = pin_threads()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (args.samples, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, args.samples)
+    e_ds = make_dataset(ember, eud, images, labels)
+    t_ds = make_dataset(torch, tud, images, labels)
+    print(f"threads: {threads}  samples/epoch: {args.samples}  batch: {BATCH}  "
+          f"median of {args.epochs} epochs")
+    print(f"{'workers':8s} {'ember samples/s':>16s} {'torch samples/s':>16s} {'ratio':>7s}  "
+          f"{'ember 1st batch':>16s} {'torch 1st batch':>16s}")
+    for workers in (0, 2):
+        e_first, e_total = measure(ember, eud, e_ds, workers, args.epochs)
+        t_first, t_total = measure(torch, tud, t_ds, workers, args.epochs)
+        e_rate, t_rate = args.samples / e_total, args.samples / t_total
+        print(f"{workers:<8d} {e_rate:16.0f} {t_rate:16.0f} {e_rate / t_rate:7.2f}  "
+              f"{e_first * 1e3:13.1f} ms {t_first * 1e3:13.1f} ms")
+
+    print("\nember transport with 2 workers (same run):")
+    rates = {}
+    for name, enabled in (("shared memory", True), ("pickled", False)):
+        old = shm.ENABLED
+        shm.ENABLED = enabled  # inherited by the forked workers
+        try:
+            _first, total = measure(ember, eud, e_ds, 2, args.epochs)
+        finally:
+            shm.ENABLED = old
+        rates[name] = args.samples / total
+        print(f"  {name:14s} {rates[name]:10.0f} samples/s")
+    print(f"  shared memory / pickled: {rates['shared memory'] / rates['pickled']:.2f}x")
+
+    # The transport alone, one (128, 3, 32, 32) float32 batch through a queue.
+    import multiprocessing as mp
+    batch = (ember.from_numpy(rng.random((BATCH, 3, 32, 32), dtype=np.float32)),
+             ember.arange(BATCH))
+    q = mp.get_context("fork").Queue()
+    for name, enabled in (("shared memory", True), ("pickled", False)):
+        shm.ENABLED = enabled
+        times = []
+        for k in range(50):
+            t0 = time.perf_counter()
+            q.put(shm.pack(batch, f"ember_dl_bench_{k}"))
+            shm.unpack(q.get())
+            times.append(time.perf_counter() - t0)
+        shm.ENABLED = True
+        print(f"  one batch put+get, {name:14s} {statistics.median(times) * 1e3:7.3f} ms")
+
+
+if __name__ == "__main__":
+    main()
