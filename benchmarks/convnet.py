@@ -4,15 +4,20 @@ Cases: conv2d forward and forward+backward on (64, 32, 16, 16) x 64 3x3 filters 
 on a (64, 3, 32, 32) batch, and a small CNN training step at batch 64 on 32x32 RGB
 (conv 3->32 3x3, ReLU, max-pool, conv 32->64 3x3, ReLU, max-pool, linear 4096->10,
 cross-entropy, backward, SGD update). DESIGN target: the step within 1.5x of torch.
-Run: python benchmarks/convnet.py
+Run: python benchmarks/convnet.py [threads]   (default: common.THREADS)
 """
 from __future__ import annotations
+
+import os
+import sys
 
 import numpy as np
 import torch
 from common import pin_threads, report, timeit
 
-import ember
+# this checkout's ember, whatever else the environment has installed under that name
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import ember  # noqa: E402
 
 
 class Net:
@@ -69,7 +74,7 @@ def conv_cases(rows, shape, out_channels):
 
 
 def main() -> None:
-    threads = pin_threads()
+    threads = pin_threads(*(int(a) for a in sys.argv[1:2]))
     rows = []
     conv_cases(rows, (64, 32, 16, 16), 64)
     conv_cases(rows, (64, 3, 32, 32), 32)
