@@ -370,8 +370,8 @@ def _mixed_to_int(data, dtype: _dt.dtype):
     """Floats (and maybe ints) stored into an integer dtype: torch applies each element's own
     rule, so the ints wrap (-1 -> 255 in uint8) while the floats must fit the range."""
     objects = _nested_array(data, object)
-    is_int = np.frompyfunc(lambda v: isinstance(v, (int, np.integer)), 1, 1)(objects)
-    is_int = is_int.astype(bool)
+    is_int = np.asarray(np.frompyfunc(lambda v: isinstance(v, (int, np.integer)), 1, 1)(objects),
+                        dtype=bool)
     values = objects.astype(np.float64)
     ints = objects[is_int].astype(np.int64)
     _check_fits(values[~is_int], dtype, dtype.name)
