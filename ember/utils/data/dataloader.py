@@ -74,7 +74,7 @@ class _DatasetKind:
         return _IterableDatasetFetcher(dataset, auto_collation, collate_fn, drop_last)
 
 
-class _InfiniteConstantSampler(Sampler):
+class _InfiniteConstantSampler(Sampler[None]):
     """The sampler of an IterableDataset: None forever (the dataset decides when to stop)."""
 
     def __iter__(self):

@@ -6,27 +6,29 @@ import itertools
 import math
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Generic, TypeVar
+
+_T_co = TypeVar("_T_co", covariant=True)
 
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "StackDataset", "ConcatDataset",
            "ChainDataset", "Subset", "random_split"]
 
 
-class Dataset:
+class Dataset(Generic[_T_co]):
     """A map-style dataset: `__getitem__(index)` and usually `__len__`.
 
     A subclass may add `__getitems__(indices)` returning a list of samples; the
     DataLoader then fetches a whole batch with one call.
     """
 
-    def __getitem__(self, index) -> Any:
+    def __getitem__(self, index) -> _T_co:
         raise NotImplementedError("Subclasses of Dataset should implement __getitem__.")
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
 
 
-class IterableDataset(Dataset):
+class IterableDataset(Dataset[_T_co]):
     """A dataset that is a stream of samples (`__iter__`).
 
     With several DataLoader workers every worker iterates its own copy; use

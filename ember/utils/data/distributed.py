@@ -20,7 +20,7 @@ def _dist_setting(what: str) -> int:
     return dist.get_world_size() if what == "world" else dist.get_rank()
 
 
-class DistributedSampler(Sampler):
+class DistributedSampler(Sampler[int]):
     """Indices of replica `rank` out of `num_replicas`, padded (or cut) to equal shares.
 
     Same partition as torch: the (optionally shuffled with seed + epoch) index list

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Generic, TypeVar
+
+_T_co = TypeVar("_T_co", covariant=True)
 
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
            "WeightedRandomSampler", "BatchSampler"]
 
 
-class Sampler:
+class Sampler(Generic[_T_co]):
     """Base class: an iterable of indices (or of lists of indices, for batch samplers)."""
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[_T_co]:
         raise NotImplementedError
 
 
-class SequentialSampler(Sampler):
+class SequentialSampler(Sampler[int]):
     """0, 1, ..., len(data_source) - 1."""
 
     def __init__(self, data_source) -> None:
@@ -45,7 +48,7 @@ def _private_generator(generator):
     return g
 
 
-class RandomSampler(Sampler):
+class RandomSampler(Sampler[int]):
     """A random permutation (or, with replacement, uniform draws) of the indices."""
 
     def __init__(self, data_source, replacement: bool = False, num_samples: int | None = None,
@@ -81,7 +84,7 @@ class RandomSampler(Sampler):
         return self.num_samples
 
 
-class SubsetRandomSampler(Sampler):
+class SubsetRandomSampler(Sampler[int]):
     """The given indices in random order, without replacement."""
 
     def __init__(self, indices: Sequence[int], generator=None) -> None:
@@ -97,7 +100,7 @@ class SubsetRandomSampler(Sampler):
         return len(self.indices)
 
 
-class WeightedRandomSampler(Sampler):
+class WeightedRandomSampler(Sampler[int]):
     """`num_samples` indices drawn with probabilities proportional to `weights`."""
 
     def __init__(self, weights: Sequence[float], num_samples: int, replacement: bool = True,
@@ -129,7 +132,7 @@ class WeightedRandomSampler(Sampler):
         return self.num_samples
 
 
-class BatchSampler(Sampler):
+class BatchSampler(Sampler[list[int]]):
     """Group the indices of `sampler` into lists of `batch_size` (the last may be short)."""
 
     def __init__(self, sampler: Sampler | Iterable[int], batch_size: int,

@@ -180,3 +180,27 @@ def test_iterator_is_not_picklable():
     import pickle
     with pytest.raises(NotImplementedError, match="cannot be pickled"):
         pickle.dumps(iter(eud.DataLoader([1, 2])))
+
+
+def test_generic_subscripting_as_in_torch():
+    class Evens(eud.Sampler[int]):
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            return iter(range(0, self.n, 2))
+
+        def __len__(self):
+            return (self.n + 1) // 2
+
+    class Squares(eud.Dataset[int]):
+        def __getitem__(self, i):
+            return i * i
+
+    class Stream(eud.IterableDataset[int]):
+        def __iter__(self):
+            return iter([1, 2])
+
+    dl = eud.DataLoader(Squares(), batch_size=2, sampler=Evens(7))
+    assert [b.tolist() for b in dl] == [[0, 4], [16, 36]] and len(dl) == 2
+    assert [int(x) for x in eud.DataLoader(Stream(), batch_size=None)] == [1, 2]

@@ -233,3 +233,37 @@ def test_inline_debug_mode(monkeypatch):
     # the same per-worker seeds as real worker processes
     inline = [s[2] for s in seen]
     assert seen_proc[0] == inline[0] and seen_proc[1] == inline[2]
+
+
+def test_pin_memory_thread_path(monkeypatch):
+    # With an accelerator the batches pass through the pin-memory thread; force that path.
+    monkeypatch.setattr(dl_mod, "_accelerator_available", lambda: True)
+    loader = eud.DataLoader(Images(12), batch_size=4, num_workers=2, pin_memory=True)
+    it = iter(loader)
+    assert it._pin_memory_thread is not None
+    out = [b[1].tolist() for b in it]
+    assert out == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    assert it._pin_memory_thread is None  # joined at shutdown
+    del it
+    assert_clean()
+    single = [b[1].tolist() for b in eud.DataLoader(Images(4), batch_size=2, pin_memory=True)]
+    assert single == [[0, 1], [2, 3]]
+
+
+def test_pin_memory_helpers_keep_structure():
+    import queue as pyqueue
+    import threading
+
+    from ember.utils.data._utils import pin_memory as pm
+    batch = {"x": ember.ones(2), "meta": [("a", ember.zeros(1))], "n": 3}
+    pinned = pm.pin_memory(batch)
+    assert list(pinned) == ["x", "meta", "n"] and pinned["n"] == 3
+    assert pinned["meta"][0][0] == "a" and pinned["x"].tolist() == [1.0, 1.0]
+    src, dst, done = pyqueue.Queue(), pyqueue.Queue(), threading.Event()
+    t = threading.Thread(target=pm._pin_memory_loop, args=(src, dst, None, done))
+    t.start()
+    src.put((0, batch))
+    idx, got = dst.get(timeout=5)
+    done.set()
+    t.join()
+    assert idx == 0 and got["x"].tolist() == [1.0, 1.0]
