@@ -103,7 +103,7 @@ class ActivationBackward(Function):
         ctx.op, ctx.params = op, params
         ctx.save_for_backward(grad, a)
         g = grad._data
-        x = _opmath(a._data)
+        x = _work(a)
         if g.shape != x.shape:
             g = _xp(g).broadcast_to(g, x.shape)
         return _make(_out(_blockwise(op.derivative, x, params, g), g))

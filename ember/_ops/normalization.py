@@ -50,7 +50,7 @@ def _centred_grad(gxhat: Tensor, xhat: Tensor, rstd: Tensor, axes: tuple, n: int
     gx = gxhat * float(n) - xhat * (gxhat * xhat).sum(axes, keepdim=True)
     if centred:
         gx = gx - gxhat.sum(axes, keepdim=True)
-    gx = gx * (rstd * (1.0 / n))
+    gx = gx * (rstd * (1.0 / max(n, 1)))  # n = 0: empty normalised dims, nothing to scale
     extra = _stats_grad(xhat, rstd, n, gmean, grstd)
     return gx if extra is None else gx + extra
 
@@ -59,6 +59,7 @@ def _stats_grad(xhat: Tensor, rstd: Tensor, n: int, gmean, grstd):
     """dL/dx through the statistics outputs alone: d mean/dx = 1/n, d rstd/dx =
     -rstd^2 xhat / n. None when neither statistic got a gradient (the usual case)."""
     gx = None
+    n = max(n, 1)
     if grstd is not None:
         gx = xhat * (grstd * rstd * rstd * (-1.0 / n))
     if gmean is not None:

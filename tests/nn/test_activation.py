@@ -374,3 +374,30 @@ def test_gelu_float32_accuracy_over_a_grid():
     assert_same(F(ember).gelu(to_ember(x)).double(), exact, atol=1e-6, rtol=1e-6)
     check(run("gelu"), x, atol=2e-6, rtol=1e-6, grad=False)
     check(run("gelu"), np.linspace(-6, 6, 2001).astype(np.float32), atol=2e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn,args", [
+    (lambda lib, x: lib.nn.functional.threshold(x, 1.5, -1.7), (np.arange(6),)),
+    (lambda lib, x: lib.nn.functional.hardtanh(x, -1.5, 2.5), (np.arange(-4, 5),)),
+    (lambda lib, x: lib.nn.functional.softplus(x, beta=100.0, threshold=1000.0),
+     (randn(5, dtype=np.float32),)),
+    (lambda lib, x: lib.nn.functional.elu(x, -0.5), (randn(6),)),
+    (lambda lib, x: lib.nn.functional.leaky_relu(x, -0.5), (randn(6),)),
+    (lambda lib, x: lib.nn.functional.leaky_relu(x, 2.0), (randn(6),)),
+    (lambda lib, x: lib.nn.functional.celu(x, -2.0), (randn(6),)),
+    (lambda lib, x: lib.nn.functional.glu(x, 0), (randn(4, 3, dtype=np.float16),)),
+    (lambda lib, x, w: lib.nn.functional.prelu(x, w), (randn(2, 3, dtype=np.float16),
+                                                       randn(3, dtype=np.float16))),
+])
+def test_parameter_edge_cases(fn, args):
+    tol = {"rtol": 1e-2, "atol": 1e-2} if args[0].dtype == np.float16 else {}
+    check(fn, *args, **tol)
+
+
+def test_modules_pickle_and_deepcopy():
+    import copy
+    import pickle
+    for m in (ember.nn.PReLU(2), ember.nn.Softmax(1), ember.nn.GELU("tanh")):
+        for m2 in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+            assert repr(m2) == repr(m)
+            assert list(m2.state_dict()) == list(m.state_dict())

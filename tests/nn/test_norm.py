@@ -529,3 +529,27 @@ def test_layer_group_rms_lrn_modules(make):
 def test_group_norm_module_error():
     with pytest.raises(ValueError, match="num_channels must be divisible by num_groups"):
         ember.nn.GroupNorm(2, 3)
+
+
+@pytest.mark.parametrize("fn,args", [
+    (lambda lib, x: F(lib).layer_norm(x, (0,)), (randn(3, 0),)),
+    (lambda lib, x: F(lib).local_response_norm(x, 7), (randn(2, 3, 4),)),
+    (lambda lib, x: F(lib).normalize(x, dim=-1), (randn(2, 3, 4),)),
+    (lambda lib, x: F(lib).batch_norm(x, lib.zeros(3), lib.ones(3), training=False),
+     (randn(4, 3, dtype=np.float16),)),
+    (lambda lib, x: F(lib).rms_norm(x, (2, 3)), (randn(2, 3),)),
+])
+def test_norm_edge_cases(fn, args):
+    tol = {"rtol": 1e-2, "atol": 1e-2} if args[0].dtype == np.float16 else {}
+    check(fn, *args, **tol)
+
+
+def test_norm_modules_pickle_and_deepcopy():
+    import copy
+    import pickle
+    m = ember.nn.BatchNorm2d(3)
+    m(ember.randn(2, 3, 2, 2))
+    for m2 in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        assert repr(m2) == repr(m)
+        for k, v in m.state_dict().items():
+            assert_same(m2.state_dict()[k], to_torch(v.numpy()))
