@@ -525,7 +525,7 @@ def _floored_norm(x: Tensor, d: int, eps: float) -> Tensor:
     n = vector_norm(x, 2, d, True)
     low = n._data < eps
     if low.any():
-        n = n + _make(_xp(low).where(low, eps - n._data, 0).astype(n._data.dtype))
+        n = n + _make(_xp(n._data).where(low, eps - n._data, 0).astype(n._data.dtype))
     return n
 
 
