@@ -211,6 +211,9 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None,
     """Normalise every (sample, channel) plane on its own: batch norm of the input seen as
     one sample with N*C channels. Running buffers get the mean over the batch of the
     per-sample statistics."""
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
     if use_input_stats:
         size = input.shape
         if math.prod(size[2:]) == 1:

@@ -401,3 +401,13 @@ def test_modules_pickle_and_deepcopy():
         for m2 in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
             assert repr(m2) == repr(m)
             assert list(m2.state_dict()) == list(m.state_dict())
+
+
+@pytest.mark.parametrize("name", ["Softmax", "LogSoftmax", "Softmin"])
+def test_softmax_modules_implicit_dim(name):
+    x = randn(2, 3, 4, seed=3)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for"):
+        e = getattr(ember.nn, name)()(to_ember(x))
+    with pytest.warns(UserWarning):
+        t = getattr(torch.nn, name)()(to_torch(x))
+    assert_same(e, t)

@@ -197,6 +197,9 @@ def test_instance_norm(shape):
 
 
 def test_instance_norm_errors():
+    check_error(lambda lib, x: F(lib).instance_norm(x, use_input_stats=False), randn(2, 3, 4),
+                match="Expected running_mean and running_var to be defined when "
+                      "use_input_stats is false")
     check_error(lambda lib, x: F(lib).instance_norm(x), randn(2, 3, 1),
                 match=r"Expected more than 1 spatial element when training, got input size "
                       r"torch.Size\(\[2, 3, 1\]\)")
