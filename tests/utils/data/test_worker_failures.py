@@ -133,9 +133,9 @@ def test_keyboard_interrupt_leaves_nothing():
 
 
 def test_exhausted_shared_memory_gives_a_clear_error(monkeypatch):
-    def full(fd, size):
+    def full(fd, buf, offset):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(shm, "_fallocate", full)  # inherited by the forked workers
+    monkeypatch.setattr(shm, "_write", full)  # inherited by the forked workers
     with pytest.raises(RuntimeError, match=r"/dev/shm is exhausted") as info:
         list(eud.DataLoader(Images(8), batch_size=4, num_workers=1))
     assert "DataLoader worker process 0" in str(info.value)

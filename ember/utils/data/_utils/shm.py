@@ -103,10 +103,14 @@ def _shareable(x) -> np.ndarray | None:
     return arr
 
 
-def _fallocate(fd: int, size: int) -> None:
-    # Reserve the pages now: a tmpfs that is full then fails here with ENOSPC instead
-    # of killing the process with SIGBUS when the copy touches a missing page.
-    os.posix_fallocate(fd, 0, size)
+def _write(fd: int, buf: memoryview, offset: int) -> None:
+    # Through the file, not a mapping: one kernel copy with no page faults on our side
+    # (about 4x faster than filling a fresh mapping), and a full tmpfs answers ENOSPC
+    # here instead of killing the process with SIGBUS when a copy touches a missing page.
+    while buf:
+        n = os.pwrite(fd, buf, offset)
+        buf = buf[n:]
+        offset += n
 
 
 def shm_exhausted_message(size: int, err: OSError) -> str:
@@ -141,16 +145,14 @@ def pack(data, name: str):
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         try:
-            _fallocate(fd, total)
+            os.ftruncate(fd, total)
+            for arr, off in leaves:
+                flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+                _write(fd, memoryview(flat), off)
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.ENOMEM):
                 raise RuntimeError(shm_exhausted_message(total, e)) from None
             raise
-        with mmap.mmap(fd, total) as mm:
-            for arr, off in leaves:
-                dst = np.ndarray(arr.shape, arr.dtype, buffer=mm, offset=off)
-                dst[...] = arr
-                del dst
     except BaseException:
         os.close(fd)
         _unlink(path)
