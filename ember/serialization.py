@@ -178,7 +178,7 @@ class _CheckpointPickler(pickle._Pickler):
         if (any(s < 0 for s in data.strides) or any(s % itemsize for s in data.strides)
                 or (ptr - low) % itemsize or lo_t < low or hi_t > high):
             # Not expressible as (offset, stride) over the owner's memory: own storage.
-            data = np.ascontiguousarray(data) if isinstance(data, np.ndarray) else data.copy()
+            data = data.copy(order="C")
             root = data
             low, high = _extent(root)
             ptr = low
