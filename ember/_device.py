@@ -85,7 +85,7 @@ def array_module(array):
 
     The one place that tells the two apart; kernels call it as `xp = array_module(x)`.
     """
-    if isinstance(array, np.ndarray):
+    if isinstance(array, (np.ndarray, np.generic)):  # NumPy scalars come from 0-dim math
         return np
     return _cupy()
 

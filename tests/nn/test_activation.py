@@ -411,3 +411,10 @@ def test_softmax_modules_implicit_dim(name):
     with pytest.warns(UserWarning):
         t = getattr(torch.nn, name)()(to_torch(x))
     assert_same(e, t)
+
+
+def test_array_module_of_numpy_scalars():
+    """0-dim NumPy arithmetic yields NumPy scalars; kernels ask their module too."""
+    from ember._device import array_module
+    assert array_module(np.float32(1.0) * np.float32(2.0)) is np
+    assert array_module(np.zeros(()) + 1.0) is np
