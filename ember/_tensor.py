@@ -325,6 +325,17 @@ class Tensor:
         arr = self.detach().numpy(force=True)
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
+    # NumPy binary operators defer to the tensor (np_array * tensor -> Tensor.__rmul__)
+    __array_priority__ = 1000
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        from ember.utils import dlpack
+        return dlpack.tensor_dlpack(self, stream, max_version, dl_device, copy)
+
+    def __dlpack_device__(self) -> tuple:
+        from ember.utils import dlpack
+        return dlpack.tensor_dlpack_device(self)
+
     def item(self):
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted "
