@@ -394,3 +394,97 @@ def test_save_keeps_file_mode(tmp_path):
     ember.save(2, target)
     assert os.stat(target).st_mode & 0o777 == 0o640
     assert ember.load(target) == 2
+
+
+# ----------------------------------------------------------------- models and optimizers
+def _mlp(lib):
+    return lib.nn.Sequential(lib.nn.Linear(5, 8), lib.nn.BatchNorm1d(8), lib.nn.ReLU(),
+                             lib.nn.Linear(8, 3))
+
+
+def test_pretrained_torch_model_runs_in_ember(tmp_path):
+    torch.manual_seed(0)
+    tm = _mlp(torch)
+    tm.train()
+    tm(torch.randn(16, 5))  # moves the BatchNorm running statistics
+    tm.eval()
+    torch.save(tm.state_dict(), tmp_path / "pretrained.pt")
+    em = _mlp(ember)
+    sd = ember.load(tmp_path / "pretrained.pt")
+    assert list(sd._metadata) == list(tm.state_dict()._metadata)
+    em.load_state_dict(sd)
+    em.eval()
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    with torch.no_grad():
+        assert_same(em(ember.tensor(x)).detach(), tm(torch.from_numpy(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_ember_model_state_dict_loads_in_torch(tmp_path):
+    ember.manual_seed(0)
+    em = _mlp(ember)
+    em.train()
+    em(ember.randn(16, 5))
+    em.eval()
+    ember.save(em.state_dict(), tmp_path / "ember.pt")
+    tm = _mlp(torch)
+    tm.load_state_dict(torch.load(tmp_path / "ember.pt", weights_only=True))
+    tm.eval()
+    x = np.random.default_rng(1).standard_normal((4, 5)).astype(np.float32)
+    with torch.no_grad():
+        assert_same(em(ember.tensor(x)).detach(), tm(torch.from_numpy(x)), rtol=1e-5, atol=1e-6)
+    # ember reads its own file back into a fresh model too
+    em2 = _mlp(ember)
+    em2.load_state_dict(ember.load(tmp_path / "ember.pt"))
+    em2.eval()
+    assert_same(em2(ember.tensor(x)).detach(), tm(torch.from_numpy(x)).detach())
+
+
+def _train(lib, model, opt, x, y, steps=3):
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+
+
+def test_optimizer_state_interchange(tmp_path):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((8, 5)).astype(np.float32)
+    y = rng.standard_normal((8, 3)).astype(np.float32)
+    torch.manual_seed(0)
+    tm = torch.nn.Linear(5, 3)
+    topt = torch.optim.Adam(tm.parameters(), lr=0.01)
+    _train(torch, tm, topt, torch.from_numpy(x), torch.from_numpy(y))
+    torch.save({"model": tm.state_dict(), "optim": topt.state_dict()}, tmp_path / "t.pt")
+
+    ck = ember.load(tmp_path / "t.pt")
+    em = ember.nn.Linear(5, 3)
+    eopt = ember.optim.Adam(em.parameters(), lr=0.01)
+    em.load_state_dict(ck["model"])
+    eopt.load_state_dict(ck["optim"])
+    _train(ember, em, eopt, ember.tensor(x), ember.tensor(y), steps=2)
+    _train(torch, tm, topt, torch.from_numpy(x), torch.from_numpy(y), steps=2)
+    assert_same(em.weight.detach(), tm.weight.detach(), rtol=1e-5, atol=1e-6)
+
+    ember.save({"model": em.state_dict(), "optim": eopt.state_dict()}, tmp_path / "e.pt")
+    back = torch.load(tmp_path / "e.pt", weights_only=True)
+    tm2 = torch.nn.Linear(5, 3)
+    topt2 = torch.optim.Adam(tm2.parameters(), lr=0.01)
+    tm2.load_state_dict(back["model"])
+    topt2.load_state_dict(back["optim"])
+    _train(ember, em, eopt, ember.tensor(x), ember.tensor(y), steps=1)
+    _train(torch, tm2, topt2, torch.from_numpy(x), torch.from_numpy(y), steps=1)
+    assert_same(em.weight.detach(), tm2.weight.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_whole_module_with_weights_only_false(tmp_path):
+    em = _mlp(ember)
+    ember.save(em, tmp_path / "m.pt")
+    with pytest.raises(pickle.UnpicklingError, match="Unsupported global"):
+        ember.load(tmp_path / "m.pt")
+    back = ember.load(tmp_path / "m.pt", weights_only=False)
+    assert isinstance(back, ember.nn.Sequential)
+    x = ember.randn(2, 5)
+    em.eval()
+    back.eval()
+    assert_same(back(x).detach(), torch.from_numpy(em(x).detach().numpy()))
