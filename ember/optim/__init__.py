@@ -16,6 +16,7 @@ from ember.optim.sgd import SGD
 # Submodules written separately are imported here, one line each, as they land:
 # `from ember.optim import lr_scheduler` and `from ember.optim import swa_utils`.
 from ember.optim import lr_scheduler
+from ember.optim import swa_utils
 
 __all__ = ["Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "ASGD", "LBFGS", "NAdam",
            "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD"]
