@@ -9,10 +9,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracle import assert_same, randn, to_ember, to_numpy, to_torch
 
 import ember
 from ember.nn.parallel import gather, parallel_apply, replicate, scatter, scatter_kwargs
-from tests.oracle import assert_same, randn, to_ember, to_numpy, to_torch
 
 
 def _pair(make):
