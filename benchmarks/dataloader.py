@@ -60,12 +60,37 @@ def epoch(loader) -> tuple[float, float]:
     return first, time.perf_counter() - t0
 
 
-def measure(lib, data_module, ds, workers: int, epochs: int) -> tuple[float, float]:
+def loader(data_module, ds, workers: int):
     kw = dict(batch_size=BATCH, shuffle=True, num_workers=workers)
     if workers:
         kw["multiprocessing_context"] = "fork"
-    runs = [epoch(data_module.DataLoader(ds, **kw)) for _ in range(epochs)]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    return data_module.DataLoader(ds, **kw)
+
+
+def interleaved(cases, epochs: int) -> list[tuple[float, float]]:
+    """Median (first batch, epoch) seconds of each case (a function timing one epoch),
+    running the cases in turn each round so that all see the same background load."""
+    runs: list[list[tuple[float, float]]] = [[] for _ in cases]
+    for _ in range(epochs):
+        for i, run in enumerate(cases):
+            runs[i].append(run())
+    return [(statistics.median(r[0] for r in rs), statistics.median(r[1] for r in rs))
+            for rs in runs]
+
+
+def ember_epoch(ds, workers: int, shared_memory: bool = True):
+    def run():
+        old = shm.ENABLED
+        shm.ENABLED = shared_memory  # inherited by the forked workers
+        try:
+            return epoch(loader(eud, ds, workers))
+        finally:
+            shm.ENABLED = old
+    return run
+
+
+def torch_epoch(ds, workers: int):
+    return lambda: epoch(loader(tud, ds, workers))
 
 
 def main() -> None:
@@ -80,27 +105,22 @@ def main() -> None:
     e_ds = make_dataset(ember, eud, images, labels)
     t_ds = make_dataset(torch, tud, images, labels)
     print(f"threads: {threads}  samples/epoch: {args.samples}  batch: {BATCH}  "
-          f"median of {args.epochs} epochs")
+          f"median of {args.epochs} interleaved epochs")
     print(f"{'workers':8s} {'ember samples/s':>16s} {'torch samples/s':>16s} {'ratio':>7s}  "
           f"{'ember 1st batch':>16s} {'torch 1st batch':>16s}")
     for workers in (0, 2):
-        e_first, e_total = measure(ember, eud, e_ds, workers, args.epochs)
-        t_first, t_total = measure(torch, tud, t_ds, workers, args.epochs)
+        (e_first, e_total), (t_first, t_total) = interleaved(
+            [ember_epoch(e_ds, workers), torch_epoch(t_ds, workers)], args.epochs)
         e_rate, t_rate = args.samples / e_total, args.samples / t_total
         print(f"{workers:<8d} {e_rate:16.0f} {t_rate:16.0f} {e_rate / t_rate:7.2f}  "
               f"{e_first * 1e3:13.1f} ms {t_first * 1e3:13.1f} ms")
 
     print("\nember transport with 2 workers (same run):")
-    rates = {}
-    for name, enabled in (("shared memory", True), ("pickled", False)):
-        old = shm.ENABLED
-        shm.ENABLED = enabled  # inherited by the forked workers
-        try:
-            _first, total = measure(ember, eud, e_ds, 2, args.epochs)
-        finally:
-            shm.ENABLED = old
-        rates[name] = args.samples / total
-        print(f"  {name:14s} {rates[name]:10.0f} samples/s")
+    (_, shm_total), (_, pickled_total) = interleaved(
+        [ember_epoch(e_ds, 2, True), ember_epoch(e_ds, 2, False)], args.epochs)
+    rates = {"shared memory": args.samples / shm_total, "pickled": args.samples / pickled_total}
+    for name, rate in rates.items():
+        print(f"  {name:14s} {rate:10.0f} samples/s")
     print(f"  shared memory / pickled: {rates['shared memory'] / rates['pickled']:.2f}x")
 
     # The transport alone, one (128, 3, 32, 32) float32 batch through a queue.

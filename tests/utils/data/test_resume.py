@@ -37,7 +37,7 @@ def run_and_resume(make_loader, stop_after, seed=0):
     return head, tail, resumed
 
 
-@pytest.mark.parametrize("num_workers", [0, 2])
+@pytest.mark.parametrize("num_workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("how", ["global", "loader_generator", "sampler_generator"])
 def test_resume_shuffled_map_dataset(num_workers, how):
     def make():
@@ -55,6 +55,7 @@ def test_resume_shuffled_map_dataset(num_workers, how):
     assert sorted(sum(head + tail, [])) == list(range(20))
 
 
+@pytest.mark.slow
 def test_resume_persistent_workers_and_next_epoch():
     def make():
         return eud.DataLoader(list(range(12)), batch_size=2, shuffle=True, num_workers=2,
@@ -75,7 +76,7 @@ def test_resume_persistent_workers_and_next_epoch():
         ld._iterator._shutdown_workers()
 
 
-@pytest.mark.parametrize("num_workers", [0, 2])
+@pytest.mark.parametrize("num_workers", [0, pytest.param(2, marks=pytest.mark.slow)])
 def test_resume_iterable_dataset(num_workers):
     def make():
         return eud.DataLoader(make_iterable(eud, 11, shard=True), batch_size=2,
