@@ -10,6 +10,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ember
 from ember import serialization
@@ -488,3 +490,47 @@ def test_whole_module_with_weights_only_false(tmp_path):
     em.eval()
     back.eval()
     assert_same(back(x).detach(), torch.from_numpy(em(x).detach().numpy()))
+
+
+# ----------------------------------------------------------------- views, generated
+@st.composite
+def _views(draw):
+    shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
+    steps = [draw(st.integers(1, 2)) for _ in shape]
+    starts = [draw(st.integers(0, n - 1)) for n in shape]
+    perm = draw(st.permutations(range(len(shape))))
+    return shape, starts, steps, perm
+
+
+@settings(max_examples=25, deadline=None)
+@given(_views(), st.sampled_from(["float32", "float64", "int16", "bfloat16"]))
+def test_generated_views_round_trip_both_ways(tmp_path_factory, view, dtype):
+    shape, starts, steps, perm = view
+    a = _array(dtype, tuple(shape))
+    index = tuple(slice(s, None, k) for s, k in zip(starts, steps))
+    folder = tmp_path_factory.mktemp("views")
+
+    x = _e(a)
+    v = x[index].permute(*perm)
+    ember.save({"x": x, "v": v}, folder / "e.pt")
+    t = torch.load(folder / "e.pt", weights_only=True)
+    _compare({"x": x, "v": v}, t)
+    assert t["v"].untyped_storage().data_ptr() == t["x"].untyped_storage().data_ptr()
+
+    tx = to_torch(a)
+    tv = tx[index].permute(*perm)
+    torch.save({"x": tx, "v": tv}, folder / "t.pt")
+    e = ember.load(folder / "t.pt")
+    _compare(e, {"x": tx, "v": tv})
+    assert e["v"].storage_offset() == tv.storage_offset()
+    assert _shares(e["x"], e["v"]) or tv.numel() == 0
+
+
+def test_fortran_ordered_numpy_memory(tmp_path):
+    a = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    x = ember.from_numpy(a)
+    ember.save([x, x[1:, 1:], x.t()], tmp_path / "f.pt")
+    t = torch.load(tmp_path / "f.pt", weights_only=True)
+    _compare([x, x[1:, 1:], x.t()], t)
+    assert tuple(t[0].stride()) == (1, 3)
+    assert len({s.untyped_storage().data_ptr() for s in t}) == 1
