@@ -601,3 +601,33 @@ def test_tensor_lr_state_dict():
     assert_same(sd["_last_lr"][0], torch.tensor(0.05))
     arr = to_numpy(sd["base_lrs"][0])
     assert arr.shape == () and arr.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["MultiStepLR", "OneCycleLR-adam", "CAWR-Tmult", "SequentialLR"])
+def test_state_dict_interchange_through_files(name, tmp_path):
+    """torch.save'd scheduler state resumes in ember, and ember.save'd state in torch (read
+    with weights_only=True): both continue as the uninterrupted torch run."""
+    make_opt, make_sched, steps = CASES[name]
+    cut = steps // 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = _trace(torch, make_opt, make_sched, steps)
+        for src, dst in ((torch, ember), (ember, torch)):
+            opt = make_opt(src)
+            sched = make_sched(src, opt)
+            for _ in range(cut):
+                opt.step()
+                sched.step()
+            path = tmp_path / f"{src.__name__}.pt"
+            src.save({"opt": opt.state_dict(), "sched": sched.state_dict()}, path)
+            ckpt = dst.load(path, weights_only=True) if dst is torch else dst.load(path)
+            opt2 = make_opt(dst)
+            sched2 = make_sched(dst, opt2)
+            opt2.load_state_dict(ckpt["opt"])
+            sched2.load_state_dict(ckpt["sched"])
+            out = [_snapshot(opt2, sched2)]
+            for _ in range(steps - cut):
+                opt2.step()
+                sched2.step()
+                out.append(_snapshot(opt2, sched2))
+            assert out == full[cut:], f"{src.__name__} -> {dst.__name__}"

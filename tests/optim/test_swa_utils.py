@@ -312,3 +312,21 @@ def test_swa_training_loop_matches_torch():
         results.append(swa_model)
     _same_state(results[1], results[0])
     assert int(results[1].n_averaged) == 3
+
+
+def test_averaged_model_state_dict_through_files(tmp_path):
+    """An ember AveragedModel checkpoint loads into torch's and back."""
+    tm, em = _pair()
+    ea = SWA.AveragedModel(em)
+    for step in range(3):
+        ea.update_parameters(em)
+        _perturb(tm, em, step)
+    ember.save(ea.state_dict(), tmp_path / "avg.pt")
+    ta = torch.optim.swa_utils.AveragedModel(_model(torch))
+    ta.load_state_dict(torch.load(tmp_path / "avg.pt", weights_only=True))
+    _same_state(ea, ta)
+    torch.save(ta.state_dict(), tmp_path / "back.pt")
+    eb = SWA.AveragedModel(_model(ember))
+    eb.load_state_dict(ember.load(tmp_path / "back.pt"))
+    _same_state(eb, ta)
+    assert int(eb.n_averaged) == 3
