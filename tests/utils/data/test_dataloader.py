@@ -8,6 +8,8 @@ import pytest
 import torch
 import torch.utils.data as tud
 from data_helpers import same_batch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ember
 import ember.utils.data as eud
@@ -144,6 +146,9 @@ def test_argument_errors_match_torch():
         with pytest.raises(ValueError) as ee:
             eud.DataLoader(make_iterable(eud, 3), **kw)
         assert str(ee.value).split(", but")[0] == str(te.value).split(", but")[0]
+    for d in (eud, tud):  # timeout without workers: accepted, refused at iter()
+        with pytest.raises(AssertionError, match="requires timeout == 0"):
+            iter(d.DataLoader(ds, timeout=1))
     dl = eud.DataLoader(ds)
     with pytest.raises(ValueError, match="batch_size attribute should not be set after "
                                          "DataLoader is initialized"):
@@ -204,3 +209,17 @@ def test_generic_subscripting_as_in_torch():
     dl = eud.DataLoader(Squares(), batch_size=2, sampler=Evens(7))
     assert [b.tolist() for b in dl] == [[0, 4], [16, 36]] and len(dl) == 2
     assert [int(x) for x in eud.DataLoader(Stream(), batch_size=None)] == [1, 2]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 25), st.one_of(st.none(), st.integers(1, 9)), st.booleans(),
+       st.booleans())
+def test_batching_matches_torch(n, batch_size, drop_last, iterable):
+    drop_last = drop_last and batch_size is not None
+
+    def make(lib, d):
+        ds = make_iterable(d, n) if iterable else list(range(n))
+        return d.DataLoader(ds, batch_size=batch_size, drop_last=drop_last)
+    e, t = both(make)
+    same_batch(e, t)
+    assert len(make(ember, eud)) == len(make(torch, tud))
