@@ -447,15 +447,29 @@ def _rebuild_parameter(data, requires_grad, backward_hooks=None):
 
 
 def _rebuild_parameter_with_state(data, requires_grad, backward_hooks, state):
-    return _rebuild_parameter(data, requires_grad)
+    return _set_state(_rebuild_parameter(data, requires_grad), state)
+
+
+def _set_state(t: Tensor, state) -> Tensor:
+    """Python attributes saved with a tensor (public names only: the file may not
+    replace ember's own fields)."""
+    if isinstance(state, tuple):  # (dict state, slots state)
+        state = state[0]
+    if isinstance(state, dict):
+        for k, v in state.items():
+            if isinstance(k, str) and not k.startswith("_"):
+                setattr(t, k, v)
+    return t
 
 
 def _rebuild_from_type_v2(func, new_type, args, state):
+    if new_type is not _TensorTypeName and getattr(new_type, "__name__", "") != "Parameter":
+        raise pickle.UnpicklingError(f"unsupported tensor type {new_type!r}")
     t = func(*args)
     from ember.nn.parameter import Parameter
     if new_type is Parameter and not isinstance(t, Parameter):
         t = Parameter(t, t.requires_grad)
-    return t
+    return _set_state(t, state)
 
 
 def _latin1_encode(obj: str, encoding: str = "latin1") -> bytes:
@@ -463,6 +477,20 @@ def _latin1_encode(obj: str, encoding: str = "latin1") -> bytes:
     if encoding.lower().replace("-", "").replace("_", "") not in ("latin1", "utf8", "ascii"):
         raise pickle.UnpicklingError(f"refusing _codecs.encode with encoding {encoding!r}")
     return obj.encode(encoding)
+
+
+class _TensorTypeName:
+    """torch.Tensor as named in a file: only _rebuild_from_type_v2 may use it (calling the
+    legacy constructor from a file could allocate any amount of memory)."""
+
+
+def _bytearray(source=b"", encoding: str = "latin-1") -> bytearray:
+    """builtins.bytearray as protocol-2 pickles use it: from text or bytes only."""
+    if isinstance(source, str):
+        return bytearray(source, encoding)
+    if isinstance(source, (bytes, bytearray)):
+        return bytearray(source)
+    raise pickle.UnpicklingError("refusing bytearray() of a size (allocation from the file)")
 
 
 def _torch_device(*args):
@@ -483,12 +511,13 @@ _ALLOWED = {
     ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
     ("torch", "device"): _torch_device,
     ("torch", "Size"): _torch_size,
-    ("torch", "Tensor"): Tensor,
+    ("torch", "Tensor"): _TensorTypeName,
     ("_codecs", "encode"): _latin1_encode,
 }
 # Protocol 2 names builtins under their Python 2 module name too.
 _ALLOWED.update({(mod, cls.__name__): cls for mod in ("builtins", "__builtin__")
-                 for cls in (set, frozenset, complex, slice, bytearray, range)})
+                 for cls in (set, frozenset, complex, slice, range)})
+_ALLOWED.update({(mod, "bytearray"): _bytearray for mod in ("builtins", "__builtin__")})
 _ALLOWED.update({("torch", name): _StorageType(dt) for dt, name in _STORAGE_NAME.items()})
 _ALLOWED.update({("torch", dt.name): dt for dt in _dt._ALL})
 _ALLOWED.update({("torch", alias): _dt._BY_NAME[name] for alias, name in (
@@ -551,12 +580,12 @@ def _map_location(map_location, storage: _LoadedStorage, location: str) -> _Load
     return _LoadedStorage(_restore(storage.array, str(as_device(target))), storage.dtype)
 
 
-class _NotACheckpoint(RuntimeError):
-    pass
+class InvalidCheckpointError(RuntimeError):
+    """The file is truncated, corrupted or not a checkpoint at all."""
 
 
-def _invalid(name: str, why: str) -> _NotACheckpoint:
-    return _NotACheckpoint(f"{name} is not a valid checkpoint: {why}. The file may be "
+def _invalid(name: str, why: str) -> InvalidCheckpointError:
+    return InvalidCheckpointError(f"{name} is not a valid checkpoint: {why}. The file may be "
                            "truncated or corrupted (an interrupted save or transfer).")
 
 
@@ -686,7 +715,7 @@ def _load_file(fh, name, path, map_location, weights_only, mmap, pickle_load_arg
     if head[:4] == b"PK\x03\x04":
         try:
             return _load_zip(fh, name, path, map_location, weights_only, mmap, pickle_load_args)
-        except (WeightsOnlyUnpicklerError, _NotACheckpoint):
+        except (WeightsOnlyUnpicklerError, InvalidCheckpointError):
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, EOFError, struct.error,
                 ValueError, UnicodeDecodeError, pickle.UnpicklingError, IndexError,

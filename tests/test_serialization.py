@@ -534,3 +534,30 @@ def test_fortran_ordered_numpy_memory(tmp_path):
     _compare([x, x[1:, 1:], x.t()], t)
     assert tuple(t[0].stride()) == (1, 3)
     assert len({s.untyped_storage().data_ptr() for s in t}) == 1
+
+
+def test_tensor_attributes_and_bytearrays_from_torch(tmp_path):
+    t = torch.ones(2)
+    t.note = "hi"
+    p = torch.nn.Parameter(torch.zeros(1))
+    p.tag = 3
+    torch.save({"t": t, "p": p, "ba": bytearray(b"a\x00b")}, tmp_path / "m.pt")
+    e = ember.load(tmp_path / "m.pt")
+    assert e["t"].note == "hi" and e["p"].tag == 3
+    assert isinstance(e["p"], ember.nn.Parameter)
+    assert e["ba"] == bytearray(b"a\x00b")
+
+
+def test_allocation_globals_refused_as_callables(tmp_path):
+    class Alloc:
+        def __reduce__(self):
+            return (bytearray, (10 ** 6,))
+
+    class Legacy:
+        def __reduce__(self):
+            return (torch.Tensor, (10 ** 6,))
+
+    for i, obj in enumerate((Alloc(), Legacy())):
+        torch.save([obj], tmp_path / f"m{i}.pt")
+        with pytest.raises(serialization.InvalidCheckpointError):
+            ember.load(tmp_path / f"m{i}.pt")
