@@ -368,7 +368,6 @@ class _BaseDataLoaderIter:
         self._timeout = loader.timeout
         self._collate_fn = loader.collate_fn
         self._persistent_workers = loader.persistent_workers
-        self._loader = loader
         self._start_epoch(loader)
 
     def _start_epoch(self, loader: DataLoader) -> None:
@@ -633,9 +632,11 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         if self._pin_memory and not self._inline:
             self._pin_memory_thread_done_event = threading.Event()
             self._data_queue = queue.Queue()
+            # The thread gets queues and plain functions only, never `self` (or a bound
+            # method): while it runs it would keep this iterator, and its workers, alive.
             t = threading.Thread(target=_utils.pin_memory._pin_memory_loop, daemon=True, args=(
                 self._worker_result_queue, self._data_queue, self._pin_memory_device,
-                self._pin_memory_thread_done_event, self._unpack))
+                self._pin_memory_thread_done_event, _shm.unpack))
             t.start()
             self._pin_memory_thread = t
         self._reset(loader, first_iter=True)
@@ -664,9 +665,6 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             self._try_put_index()
 
     # -------------------------------------------------------------- receiving
-    def _unpack(self, data):
-        return _shm.unpack(data)
-
     def _pump_inline(self) -> None:
         """Debug mode: run in-process workers until a reply is ready.
 

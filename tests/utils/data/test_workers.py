@@ -156,10 +156,13 @@ def test_persistent_workers_reuse_processes():
         break
     second = [int(p) for p in loader]
     assert first == set(second) and len(second) == 6 and os.getpid() not in first
-    it = loader._iterator
-    del loader
-    it._shutdown_workers()
-    assert_clean()
+    import gc
+    gc.disable()  # dropping the loader alone must end its workers (no cycle to collect)
+    try:
+        del loader
+        assert_clean()
+    finally:
+        gc.enable()
 
 
 def test_persistent_iterable_restarts_each_epoch():
@@ -245,6 +248,13 @@ def test_pin_memory_thread_path(monkeypatch):
     assert out == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
     assert it._pin_memory_thread is None  # joined at shutdown
     del it
+    assert_clean()
+    it = iter(loader)
+    next(it)
+    thread = it._pin_memory_thread
+    del it  # dropped mid-epoch: the thread must not keep the iterator alive
+    thread.join(timeout=3)
+    assert not thread.is_alive()
     assert_clean()
     single = [b[1].tolist() for b in eud.DataLoader(Images(4), batch_size=2, pin_memory=True)]
     assert single == [[0, 1], [2, 3]]
