@@ -694,7 +694,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 else:
                     how = f"exited unexpectedly with exit code {code}"
                 pid = w.pid
-                self._shutdown_workers()
+                self._shutdown_workers(grace=0.0)  # an error is coming: no waiting
                 raise RuntimeError(f"DataLoader worker {worker_id} (pid {pid}) {how}. "
                                    f"DataLoader worker (pid(s) {pid}) exited unexpectedly")
 
@@ -810,8 +810,11 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._workers_num_tasks[worker_id] = 0
 
     # -------------------------------------------------------------- shutdown
-    def _shutdown_workers(self) -> None:
-        """Stop and reap every worker and free their shared memory (see the NOTE)."""
+    def _shutdown_workers(self, grace: float = _utils.MP_STATUS_CHECK_INTERVAL * 5) -> None:
+        """Stop and reap every worker and free their shared memory (see the NOTE).
+
+        Workers get `grace` seconds in all to exit on their own, then are terminated.
+        """
         if getattr(self, "_shutdown", True):
             return
         self._shutdown = True
@@ -828,7 +831,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                     pass
             # Idle workers exit within one poll interval; a worker busy in __getitem__
             # is not waited for long (one shared deadline), it is terminated below.
-            deadline = time.monotonic() + _utils.MP_STATUS_CHECK_INTERVAL * 5
+            deadline = time.monotonic() + grace
             for w in self._workers:
                 w.join(timeout=max(0.0, deadline - time.monotonic()))
         finally:
