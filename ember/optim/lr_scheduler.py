@@ -230,11 +230,7 @@ class LRScheduler:
                 self.last_epoch = epoch
                 closed_form = getattr(self, "_get_closed_form_lr", None)
                 values = closed_form() if closed_form is not None else self.get_lr()
-        groups = self.optimizer.param_groups
-        if len(values) != len(groups):
-            raise ValueError(f"{type(self).__name__} computed {len(values)} learning rates for "
-                             f"{len(groups)} param groups")
-        for group, lr in zip(groups, values):
+        for group, lr in zip(self.optimizer.param_groups, values, strict=True):
             _update_param_group_val(group, "lr", lr)
         self._last_lr: list = _param_groups_val_list(self.optimizer, "lr")
 
@@ -283,8 +279,8 @@ class LambdaLR(_LambdaStateMixin, LRScheduler):
 
     def get_lr(self) -> list:
         _warn_get_lr_called_within_step(self)
-        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas,
-                                                                       self.base_lrs)]
+        return [base_lr * fn(self.last_epoch)
+                for fn, base_lr in zip(self.lr_lambdas, self.base_lrs, strict=True)]
 
 
 class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
@@ -304,7 +300,8 @@ class MultiplicativeLR(_LambdaStateMixin, LRScheduler):
         if self._is_initial:
             return _param_groups_val_list(self.optimizer, "lr")
         return [group["lr"] * fn(self.last_epoch)
-                for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
+                for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups,
+                                     strict=True)]
 
 
 class StepLR(LRScheduler):
@@ -555,7 +552,7 @@ class CosineAnnealingLR(LRScheduler):
         if (self.last_epoch - 1 - self.T_max) % (2 * self.T_max) == 0:
             # leaving the minimum: the ratio form would divide by 1 + cos(pi) = 0
             return [group["lr"] + (base_lr - self.eta_min) * (1 - math.cos(math.pi / self.T_max))
-                    / 2 for base_lr, group in zip(self.base_lrs, groups)]
+                    / 2 for base_lr, group in zip(self.base_lrs, groups, strict=True)]
         return [(1 + math.cos(math.pi * self.last_epoch / self.T_max))
                 / (1 + math.cos(math.pi * (self.last_epoch - 1) / self.T_max))
                 * (group["lr"] - self.eta_min) + self.eta_min for group in groups]
@@ -720,7 +717,7 @@ def _init_momentum_cycling(scheduler, optimizer: Optimizer, base_momentum, max_m
         base_momentums = _format_param("base_momentum", optimizer, base_momentum)
     if last_epoch == -1:
         for m_momentum, b_momentum, group in zip(max_momentums, base_momentums,
-                                                 optimizer.param_groups):
+                                                 optimizer.param_groups, strict=True):
             _set_momentum(group, scheduler.use_beta1, m_momentum)
             group["max_momentum"] = m_momentum
             group["base_momentum"] = b_momentum
@@ -747,7 +744,7 @@ class CyclicLR(LRScheduler):
         self.optimizer = optimizer
         base_lrs = _format_param("base_lr", optimizer, base_lr)
         if last_epoch == -1:
-            for lr, group in zip(base_lrs, optimizer.param_groups):
+            for lr, group in zip(base_lrs, optimizer.param_groups, strict=True):
                 _update_param_group_val(group, "lr", lr)
         self.max_lrs = _format_param("max_lr", optimizer, max_lr)
         step_size_up = float(step_size_up)
@@ -811,11 +808,12 @@ class CyclicLR(LRScheduler):
         at = cycle if self.scale_mode == "cycle" else self.last_epoch
         # scale_fn is called once per value, as torch does (a custom one may count calls)
         lrs = [base_lr + (max_lr - base_lr) * scale_factor * self.scale_fn(at)
-               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs)]
+               for base_lr, max_lr in zip(self.base_lrs, self.max_lrs, strict=True)]
         if self.cycle_momentum:
             momentums = [max_m - (max_m - base_m) * scale_factor * self.scale_fn(at)
-                         for base_m, max_m in zip(self.base_momentums, self.max_momentums)]
-            for group, momentum in zip(self.optimizer.param_groups, momentums):
+                         for base_m, max_m in zip(self.base_momentums, self.max_momentums,
+                                                  strict=True)]
+            for group, momentum in zip(self.optimizer.param_groups, momentums, strict=True):
                 _set_momentum(group, self.use_beta1, momentum)
         return lrs
 
@@ -892,7 +890,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
         with _enable_get_lr_call(self):
-            for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
                 _update_param_group_val(group, "lr", lr)
         self._last_lr = _param_groups_val_list(self.optimizer, "lr")
 

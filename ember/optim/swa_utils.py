@@ -46,10 +46,10 @@ def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
     @no_grad()
     def ema_update(ema_param_list: PARAM_LIST, current_param_list: PARAM_LIST, _) -> None:
         if ema_param_list[0].is_floating_point() or ema_param_list[0].is_complex():
-            for p_ema, p_model in zip(ema_param_list, current_param_list):
+            for p_ema, p_model in zip(ema_param_list, current_param_list, strict=True):
                 p_ema.lerp_(p_model, 1 - decay)
         else:  # integer buffers: lerp is float-only
-            for p_ema, p_model in zip(ema_param_list, current_param_list):
+            for p_ema, p_model in zip(ema_param_list, current_param_list, strict=True):
                 p_ema.copy_(p_ema * decay + p_model * (1 - decay))
     return ema_update
 
@@ -61,10 +61,10 @@ def get_swa_multi_avg_fn() -> Callable:
                    num_averaged: Tensor | int) -> None:
         if averaged_param_list[0].is_floating_point() or averaged_param_list[0].is_complex():
             weight = float(1 / (num_averaged + 1))
-            for p_avg, p_model in zip(averaged_param_list, current_param_list):
+            for p_avg, p_model in zip(averaged_param_list, current_param_list, strict=True):
                 p_avg.lerp_(p_model, weight)
         else:
-            for p_avg, p_model in zip(averaged_param_list, current_param_list):
+            for p_avg, p_model in zip(averaged_param_list, current_param_list, strict=True):
                 diff = p_model - p_avg
                 if isinstance(num_averaged, Tensor):
                     p_avg.addcdiv_(diff, num_averaged + 1)
@@ -95,7 +95,7 @@ def get_swa_avg_fn() -> Callable:
 def _group_by_device_and_dtype(averaged: list[Tensor], current: list[Tensor]) -> dict:
     """(device, dtype) -> ([averaged tensors], [current tensors]), first-seen order."""
     groups: dict = {}
-    for p_avg, p_model in zip(averaged, current):
+    for p_avg, p_model in zip(averaged, current, strict=True):
         lists = groups.setdefault((p_avg.device, p_avg.dtype), ([], []))
         lists[0].append(p_avg)
         lists[1].append(p_model)
@@ -155,15 +155,15 @@ class AveragedModel(Module):
                         get_swa_multi_avg_fn()(avg_list, cur_list, n_averaged)
                     else:  # and its per-tensor formula elsewhere (the rounding differs)
                         avg_fn = get_swa_avg_fn()
-                        for p_avg, p_model in zip(avg_list, cur_list):
+                        for p_avg, p_model in zip(avg_list, cur_list, strict=True):
                             p_avg.copy_(avg_fn(p_avg, p_model, n_averaged))
             else:
-                for p_avg, p_model in zip(averaged, current):
+                for p_avg, p_model in zip(averaged, current, strict=True):
                     n_averaged = self.n_averaged.to(p_avg.device)
                     p_avg.detach().copy_(self.avg_fn(p_avg.detach(), p_model, n_averaged))
         if not self.use_buffers:
             # buffers are not averaged: keep the model's (e.g. BatchNorm's running stats)
-            for b_swa, b_model in zip(self.module.buffers(), model.buffers()):
+            for b_swa, b_model in zip(self.module.buffers(), model.buffers(), strict=True):
                 b_swa.detach().copy_(b_model.detach().to(b_swa.device))
         self.n_averaged += 1
 
@@ -205,7 +205,7 @@ class SWALR(LRScheduler):
     def __init__(self, optimizer: Optimizer, swa_lr: float | list[float], anneal_epochs: int = 10,
                  anneal_strategy: str = "cos", last_epoch: int = -1) -> None:
         swa_lrs = _format_param("swa_lr", optimizer, swa_lr)
-        for group_swa_lr, group in zip(swa_lrs, optimizer.param_groups):
+        for group_swa_lr, group in zip(swa_lrs, optimizer.param_groups, strict=True):
             group["swa_lr"] = group_swa_lr
         if anneal_strategy not in ["cos", "linear"]:
             raise ValueError("anneal_strategy must be one of 'cos' or 'linear', instead got "
@@ -247,7 +247,7 @@ class SWALR(LRScheduler):
         t = max(0, min(1, step / max(1, self.anneal_epochs)))
         alpha = self.anneal_func(t)
         return [group["swa_lr"] * alpha + lr * (1 - alpha)
-                for group, lr in zip(self.optimizer.param_groups, prev_lrs)]
+                for group, lr in zip(self.optimizer.param_groups, prev_lrs, strict=True)]
 
     def _set_anneal_func(self, anneal_strategy: str) -> None:
         self._anneal_strategy = anneal_strategy

@@ -631,3 +631,51 @@ def test_state_dict_interchange_through_files(name, tmp_path):
                 sched2.step()
                 out.append(_snapshot(opt2, sched2))
             assert out == full[cut:], f"{src.__name__} -> {dst.__name__}"
+
+
+@settings(max_examples=25, deadline=None)
+@given(up=st.integers(1, 5), down=st.one_of(st.none(), st.integers(1, 5)),
+       mode=st.sampled_from(["triangular", "triangular2", "exp_range"]),
+       gamma=st.sampled_from([1.0, 0.9]), adam=st.booleans(), cycle_momentum=st.booleans())
+def test_cyclic_combinations(up, down, mode, gamma, adam, cycle_momentum):
+    def make(lib, o):
+        return _ls(lib).CyclicLR(o, [0.01, 0.001], 0.1, step_size_up=up, step_size_down=down,
+                                 mode=mode, gamma=gamma, cycle_momentum=cycle_momentum,
+                                 base_momentum=0.85, max_momentum=[0.9, 0.99])
+    _same_trace(_adam if adam else _sgd, make, 3 * (up + (down or up)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(total=st.integers(2, 30), pct=st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.9]),
+       strategy=st.sampled_from(["cos", "linear"]), three_phase=st.booleans(),
+       div=st.sampled_from([25.0, 4.0]), final_div=st.sampled_from([1e4, 10.0]),
+       adam=st.booleans())
+def test_one_cycle_combinations(total, pct, strategy, three_phase, div, final_div, adam):
+    def make(lib, o):
+        return _ls(lib).OneCycleLR(o, [1.0, 0.3], total_steps=total, pct_start=pct,
+                                   anneal_strategy=strategy, three_phase=three_phase,
+                                   div_factor=div, final_div_factor=final_div)
+    try:
+        t = _trace(torch, _adam if adam else _sgd, make, total)
+    except ZeroDivisionError:  # degenerate phases divide by zero in torch: same in ember
+        with pytest.raises(ZeroDivisionError):
+            _trace(ember, _adam if adam else _sgd, make, total)
+        return
+    assert _trace(ember, _adam if adam else _sgd, make, total) == t
+
+
+def test_param_group_added_after_construction():
+    """Schedulers that pair groups with their own per-group lists fail as torch does."""
+    for lib in (torch, ember):
+        opt = _sgd(lib)
+        sched = _ls(lib).LambdaLR(opt, lambda e: 0.5)
+        opt.add_param_group({"params": [lib.zeros(1, requires_grad=True)]})
+        opt.step()
+        with pytest.raises(ValueError, match="zip\\(\\) argument 2 is shorter"):
+            sched.step()
+        opt = _sgd(lib)
+        sched = _ls(lib).StepLR(opt, 1, 0.5)  # chainable on group["lr"]: follows new groups
+        opt.add_param_group({"params": [lib.zeros(1, requires_grad=True)], "lr": 0.8})
+        opt.step()
+        sched.step()
+        assert sched.get_last_lr() == [0.05, 0.025, 0.4]
