@@ -29,7 +29,7 @@ import numpy as np
 from ember import _dtype as _dt
 from ember._ops.inplace import _type_name
 from ember._ops.norms import vector_norm
-from ember._ops.pointwise import _not_implemented, _xp
+from ember._ops.pointwise import _not_implemented, _silent, _xp
 from ember._ops.reduction import _acc, _back
 from ember._ops.shape import _wrap_dim, cat
 from ember._tensor import Tensor, _make
@@ -126,7 +126,7 @@ class NativeBatchNorm(Function):
             mean = _acc(running_mean._data).reshape(bshape)
             var = _acc(running_var._data).reshape(bshape)
             xc = xa - mean
-        invstd = 1.0 / xp.sqrt(var + eps)
+        invstd = 1.0 / _silent(xp.sqrt, var + eps)
         scale = invstd if weight is None else invstd * _param(weight, bshape)
         y = xc * scale
         if bias is not None:
@@ -267,7 +267,7 @@ class NativeLayerNorm(Function):
             mean = xp.full(kept, np.nan, xa.dtype)
             var = mean.copy()
             y = xa.copy()
-        rstd = 1.0 / xp.sqrt(var + eps)
+        rstd = 1.0 / _silent(xp.sqrt, var + eps)
         y *= rstd
         if weight is not None:
             y *= _acc(weight._data)
@@ -354,7 +354,7 @@ class NativeGroupNorm(Function):
             mean = xp.full((b, groups, 1), np.nan, xa.dtype)
             var = mean.copy()
             y = xg.copy()
-        rstd = 1.0 / xp.sqrt(var + eps)
+        rstd = 1.0 / _silent(xp.sqrt, var + eps)
         y *= rstd
         y = y.reshape(x.shape)
         bshape = (1, c) + (1,) * (x.ndim - 2)
@@ -428,7 +428,7 @@ class FusedRmsNorm(Function):
         axes = tuple(range(x.ndim - k, x.ndim))
         ctx.axes, ctx.n = axes, math.prod(x.shape[x.ndim - k:])
         ctx.set_materialize_grads(False)
-        rstd = 1.0 / xp.sqrt((xa * xa).mean(axis=axes, keepdims=True) + eps)
+        rstd = 1.0 / _silent(xp.sqrt, (xa * xa).mean(axis=axes, keepdims=True) + eps)
         y = xa * rstd
         if weight is not None:
             y *= _acc(weight._data)

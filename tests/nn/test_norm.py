@@ -556,3 +556,14 @@ def test_norm_modules_pickle_and_deepcopy():
         assert repr(m2) == repr(m)
         for k, v in m.state_dict().items():
             assert_same(m2.state_dict()[k], to_torch(v.numpy()))
+
+
+def test_negative_running_var_gives_nan_silently():
+    """As torch: NaN where the running variance is negative, and no NumPy warning."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check(lambda lib, x: F(lib).batch_norm(x, lib.zeros(3, dtype=lib.float64),
+                                               lib.tensor([1.0, -2.0, 0.5],
+                                                          dtype=lib.float64),
+                                               training=False), randn(4, 3))
