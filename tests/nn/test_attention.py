@@ -181,3 +181,11 @@ def test_mha_errors():
                 X, match="2D attn_mask")
     check_error(lambda lib, x: _mha(lib)(x, x, x, is_causal=True), X, match="Need attn_mask")
     check_error(lambda lib, x: _mha(lib)(x[None], x[None], x[None]), X)
+
+
+def test_sdpa_half_precision():
+    import ml_dtypes
+    for dt in (np.float16, ml_dtypes.bfloat16):
+        q = randn(2, 3, 4).astype(dt)
+        check(lambda lib, q: lib.nn.functional.scaled_dot_product_attention(q, q, q), q,
+              rtol=3e-2, atol=3e-2)

@@ -220,3 +220,18 @@ def test_utils_errors():
     check_error(lambda lib, x: lib.nn.utils.rnn.pad_packed_sequence(
         lib.nn.utils.rnn.pack_padded_sequence(x, [4, 2, 1]), total_length=2), x,
         match="total_length")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_half_precision(dtype, cls):
+    from oracle import assert_same, to_ember, to_torch
+    tm = _mk(cls)(torch)
+    em = _mk(cls)(ember)
+    em.load_state_dict({k: ember.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+    tm, em = tm.to(getattr(torch, dtype)), em.to(getattr(ember, dtype))
+    x = randn(4, 2, 3).astype(np.float32)
+    xh = x.astype(np.float16) if dtype == "float16" else x.astype(ember.bfloat16.np)
+    out = em(to_ember(xh))
+    assert out[0].dtype is getattr(ember, dtype)
+    assert_same(out[0], tm(to_torch(xh))[0], rtol=2e-2, atol=2e-2)
