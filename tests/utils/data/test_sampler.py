@@ -142,3 +142,9 @@ def test_distributed_sampler_epochs_and_errors():
             d.DistributedSampler(data, 2, 2)
         with pytest.raises(ValueError, match="Invalid rank -1"):
             d.DistributedSampler(data, 2, -1)
+
+
+def test_distributed_sampler_without_process_group():
+    for d in (eud, tud):
+        with pytest.raises(ValueError, match="Default process group has not been initialized"):
+            d.DistributedSampler(list(range(4)))
