@@ -142,9 +142,15 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_lr_sequence_matches_torch(name):
     make_opt, make_sched, steps = CASES[name]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # SequentialLR's children warn the same in both
-        _same_trace(make_opt, make_sched, steps)
+    traces, messages = [], []
+    for lib in (torch, ember):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # e.g. SequentialLR's children warn: alike in both
+            traces.append(_trace(lib, make_opt, make_sched, steps))
+        messages.append([str(w.message) for w in caught])
+    for i, (ti, ei) in enumerate(zip(*traces)):
+        assert ei == ti, f"step {i}: ember {ei} != torch {ti}"
+    assert messages[1] == messages[0]
 
 
 # Schedulers whose state_dict holds only plain data (no functions), resumed mid-run.
