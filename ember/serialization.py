@@ -27,6 +27,7 @@ import contextlib
 import io
 import os
 import pickle
+import shutil
 import struct
 import tempfile
 import zipfile
@@ -242,6 +243,43 @@ def _umask() -> int:
     return 0o022
 
 
+def _open_temp(folder: str, path: str) -> tuple[int, str | None]:
+    """A file to write the checkpoint into: unnamed (O_TMPFILE) where the OS allows, so
+    that even a killed process leaves nothing behind; else a named temporary file."""
+    if hasattr(os, "O_TMPFILE"):
+        try:
+            return os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o666), None
+        except OSError:
+            pass  # file system without O_TMPFILE support
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    return fd, tmp
+
+
+def _name_temp(fh, folder: str, path: str, mode: int) -> str:
+    """Give the finished unnamed file a temporary name next to `path` (to rename over it)."""
+    while True:
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+        try:
+            os.link(f"/proc/self/fd/{fh.fileno()}", tmp, follow_symlinks=True)
+            return tmp
+        except FileExistsError:
+            continue
+        except OSError:  # no /proc: copy the written bytes into a named temporary file
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                       dir=folder)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    fh.seek(0)
+                    shutil.copyfileobj(fh, out)
+                    out.flush()
+                    os.fchmod(out.fileno(), mode)
+                    os.fsync(out.fileno())
+            except BaseException:
+                os.unlink(tmp)
+                raise
+            return tmp
+
+
 def save(obj: Any, f, pickle_module=None, pickle_protocol: int = _PROTOCOL,
          _use_new_zipfile_serialization: bool = True,
          _disable_byteorder_record: bool = False) -> None:
@@ -261,21 +299,26 @@ def save(obj: Any, f, pickle_module=None, pickle_protocol: int = _PROTOCOL,
         return
     path = os.fspath(f)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    if not os.path.isdir(folder):
+        raise RuntimeError(f"Parent directory {os.path.dirname(path) or folder} does not exist.")
+    fd, tmp = _open_temp(folder, path)
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(fd, "w+b") as fh:
             _write_checkpoint(obj, fh, _archive_name(path), pickle_protocol)
             fh.flush()
             os.fsync(fh.fileno())
-        try:
-            mode = os.stat(path).st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
+            try:
+                mode = os.stat(path).st_mode & 0o7777
+            except FileNotFoundError:
+                mode = 0o666 & ~_umask()
+            os.fchmod(fh.fileno(), mode)
+            if tmp is None:
+                tmp = _name_temp(fh, folder, path, mode)
         os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         raise
     with contextlib.suppress(OSError):  # make the rename itself durable
         dfd = os.open(folder, os.O_RDONLY)

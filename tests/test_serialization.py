@@ -561,3 +561,54 @@ def test_allocation_globals_refused_as_callables(tmp_path):
         torch.save([obj], tmp_path / f"m{i}.pt")
         with pytest.raises(serialization.InvalidCheckpointError):
             ember.load(tmp_path / f"m{i}.pt")
+
+
+def test_save_to_missing_folder(tmp_path):
+    target = tmp_path / "nope" / "m.pt"
+    with pytest.raises(RuntimeError, match="Parent directory .*nope does not exist"):
+        ember.save(1, target)
+    with pytest.raises(RuntimeError, match="Parent directory .*nope does not exist"):
+        torch.save(1, target)
+
+
+def test_killed_save_leaves_old_file_and_no_temporaries(tmp_path):
+    import subprocess
+    import sys
+    target = tmp_path / "ckpt.pt"
+    ember.save({"v": ember.ones(3)}, target)
+    before = target.read_bytes()
+    script = (
+        "import os, signal, ember\n"
+        "from ember import serialization as s\n"
+        "real = s._write_records\n"
+        "def dying(zf, name, payload):\n"
+        "    if '/data/' in name:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    real(zf, name, payload)\n"
+        "s._write_records = dying\n"
+        f"ember.save({{'v': ember.zeros(100000)}}, {str(target)!r})\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd(), timeout=120)
+    assert proc.returncode == -9
+    assert target.read_bytes() == before
+    if hasattr(os, "O_TMPFILE"):
+        assert os.listdir(tmp_path) == ["ckpt.pt"]
+
+
+@pytest.mark.parametrize("variant", ["named_temp", "no_proc_link"])
+def test_atomic_save_fallbacks(tmp_path, monkeypatch, variant):
+    if variant == "named_temp":
+        monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    else:
+        def no_link(*args, **kwargs):
+            raise OSError(2, "no /proc")
+        monkeypatch.setattr(os, "link", no_link)
+    target = tmp_path / "ckpt.pt"
+    ember.save({"v": ember.arange(4)}, target)
+    os.chmod(target, 0o600)
+    ember.save({"v": ember.arange(5)}, target)
+    assert ember.load(target)["v"].tolist() == [0, 1, 2, 3, 4]
+    assert os.stat(target).st_mode & 0o777 == 0o600
+    with pytest.raises((pickle.PicklingError, TypeError, AttributeError)):
+        ember.save({"bad": lambda: 0}, target)
+    assert os.listdir(tmp_path) == ["ckpt.pt"]
+    assert torch.load(target, weights_only=True)["v"].tolist() == [0, 1, 2, 3, 4]
