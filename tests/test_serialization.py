@@ -612,3 +612,14 @@ def test_atomic_save_fallbacks(tmp_path, monkeypatch, variant):
         ember.save({"bad": lambda: 0}, target)
     assert os.listdir(tmp_path) == ["ckpt.pt"]
     assert torch.load(target, weights_only=True)["v"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_whole_torch_module_with_weights_only_false(tmp_path):
+    tm = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())
+    torch.save(tm, tmp_path / "m.pt")
+    with pytest.raises(pickle.UnpicklingError, match="torch.nn.modules"):
+        ember.load(tmp_path / "m.pt")
+    em = ember.load(tmp_path / "m.pt", weights_only=False)  # torch.* names map onto ember.*
+    assert isinstance(em, ember.nn.Sequential)
+    x = np.ones((1, 2), np.float32)
+    assert_same(em(ember.tensor(x)).detach(), tm(torch.from_numpy(x)).detach())
