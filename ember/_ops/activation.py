@@ -39,7 +39,8 @@ from ember.autograd.function import Function
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu",
     "selu_", "celu", "celu_", "gelu", "silu", "mish", "hardtanh", "hardtanh_", "hardsigmoid",
-    "hardswish", "softplus", "softsign", "softmin", "glu", "threshold", "threshold_",
+    "hardswish", "softplus", "softsign", "softmin", "glu", "threshold", "threshold_", "rrelu",
+    "rrelu_",
     "logsigmoid", "tanhshrink", "softshrink", "hardshrink", "sigmoid", "tanh",
 ]
 
@@ -262,6 +263,48 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
     return apply_inplace(input, leaky_relu, negative_slope)
+
+
+class RreluWithNoise(Function):
+    """input times a slope drawn per negative element (1 where positive): the slopes are
+    a constant of the op, so its derivative is the same product."""
+
+    _node_name = "RreluWithNoiseBackward0"
+
+    @staticmethod
+    def forward(ctx, a, noise):
+        ctx.noise = noise
+        return _make(_out(_opmath(a._data) * noise, a._data))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * _make(ctx.noise), None
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+          training: bool = False, inplace: bool = False) -> Tensor:
+    """Randomized leaky ReLU: in training each negative element gets a slope drawn
+    uniformly from [lower, upper]; in evaluation the slope is (lower + upper) / 2."""
+    if lower > upper:
+        raise RuntimeError("Lower bound should be less than or equal to the upper bound")
+    if inplace:
+        return rrelu_(input, lower, upper, training)
+    _need_float(input, "leaky_relu_cpu")
+    x = _opmath(input._data)
+    xp = _xp(x)
+    if training:
+        from ember._ops.creation import empty
+        draws = empty(x.shape, dtype=_dt._FROM_NP[x.dtype],
+                      device=input.device).uniform_(lower, upper)._data
+        noise = xp.where(x > 0, xp.ones((), x.dtype), draws)
+    else:
+        noise = xp.where(x > 0, 1.0, (lower + upper) / 2).astype(x.dtype)
+    return RreluWithNoise.apply(input, noise)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    return apply_inplace(input, rrelu, lower, upper, training)
 
 
 class Hardshrink(Function):

@@ -418,3 +418,33 @@ def test_array_module_of_numpy_scalars():
     from ember._device import array_module
     assert array_module(np.float32(1.0) * np.float32(2.0)) is np
     assert array_module(np.zeros(()) + 1.0) is np
+
+
+def test_rrelu_eval_matches_torch():
+    x = np.concatenate([randn(11, seed=30), [0.0]])
+    for lo, hi in ((1.0 / 8, 1.0 / 3), (0.2, 0.2), (0.0, 0.9)):
+        e, t = check(lambda lib, x, lo=lo, hi=hi: F(lib).rrelu(x, lo, hi), x)
+        assert e.grad_fn.name() == t.grad_fn.name() == "RreluWithNoiseBackward0"
+    check(lambda lib, x: F(lib).rrelu(x), x.astype(np.float32))
+    check(lambda lib, x: lib.nn.RReLU(0.1, 0.3).eval()(x), randn(3, 4, seed=31))
+    assert repr(ember.nn.RReLU()) == repr(torch.nn.RReLU())
+    assert repr(ember.nn.RReLU(0.1, 0.3, True)) == repr(torch.nn.RReLU(0.1, 0.3, True))
+
+
+def test_rrelu_training_draws_slopes_in_range():
+    x = to_ember(randn(50, 40, seed=32), True)
+    y = F(ember).rrelu(x, 0.1, 0.3, training=True)
+    y.backward(ember.ones_like(y))
+    xs, ys, g = x.detach().numpy(), y.detach().numpy(), x.grad.numpy()
+    neg = xs < 0
+    slope = ys[neg] / xs[neg]
+    assert slope.min() >= 0.1 and slope.max() <= 0.3 and slope.std() > 0.03
+    np.testing.assert_allclose(g[neg], slope)  # the gradient is the drawn slope
+    assert np.all(ys[~neg] == xs[~neg]) and np.all(g[~neg] == 1.0)
+    m = ember.nn.RReLU(inplace=True)
+    z = to_ember(randn(3, 4, seed=33)) * 1.0
+    assert m(z) is z
+    check_error(lambda lib, x: F(lib).rrelu(x, 0.5, 0.1), randn(3),
+                match="Lower bound should be less than or equal to the upper bound")
+    check_error(lambda lib, x: F(lib).rrelu(x), np.arange(3),
+                match="not implemented for 'Long'")

@@ -16,7 +16,7 @@ from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 
 __all__ = [
-    "Threshold", "ReLU", "Hardtanh", "ReLU6", "Sigmoid", "Hardsigmoid", "Tanh", "SiLU",
+    "Threshold", "ReLU", "RReLU", "Hardtanh", "ReLU6", "Sigmoid", "Hardsigmoid", "Tanh", "SiLU",
     "Mish", "Hardswish", "ELU", "CELU", "SELU", "GLU", "GELU", "Hardshrink", "LeakyReLU",
     "LogSigmoid", "Softplus", "Softshrink", "PReLU", "Softsign", "Tanhshrink", "Softmin",
     "Softmax", "Softmax2d", "LogSoftmax",
@@ -57,6 +57,24 @@ class ReLU(Module):
 
     def extra_repr(self) -> str:
         return _inplace_str(self.inplace, True)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: slopes drawn from [lower, upper] in training, their mean in
+    evaluation."""
+
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+                 inplace: bool = False) -> None:
+        super().__init__()
+        self.lower = lower
+        self.upper = upper
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return _act.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}{_inplace_str(self.inplace)}"
 
 
 class Hardtanh(Module):
