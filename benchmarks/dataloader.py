@@ -12,13 +12,17 @@ Run: python benchmarks/dataloader.py [--samples N] [--epochs E]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 
 import numpy as np
 import torch
 import torch.utils.data as tud
 from common import pin_threads
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout
 
 import ember
 import ember.utils.data as eud
