@@ -1,0 +1,6 @@
+"""`python -m ember run script.py [args...]`: see ember/_run.py."""
+import sys
+
+from ember._run import main
+
+sys.exit(main())
