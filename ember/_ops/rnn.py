@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember._ops.conv import linear
+from ember._ops.linalg import addmm
 from ember._ops.shape import cat
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
@@ -54,26 +55,35 @@ class LSTMCellPointwise(Function):
         c_new = f * _opmath(c._data) + i * g
         h_new = o * _tanh(c_new)
         dt = gates._data.dtype
-        ctx.save_for_backward(gates, c)
-        return _make(h_new.astype(dt, copy=False)), _make(c_new.astype(dt, copy=False))
+        h_out, c_out = _make(h_new.astype(dt, copy=False)), _make(c_new.astype(dt, copy=False))
+        ctx.save_for_backward(gates, c, c_out)
+        return h_out, c_out
 
     @staticmethod
     def backward(ctx, grad_h: Tensor, grad_c: Tensor):
-        gates, c = ctx.saved_tensors
-        gi, gf, gg, go = gates.chunk(4, -1)
-        i, f, o, g = gi.sigmoid(), gf.sigmoid(), go.sigmoid(), gg.tanh()
-        tc = (f * c + i * g).tanh()
-        dc = grad_c + grad_h * o * (1 - tc * tc)
-        d_i = dc * g * i * (1 - i)
-        d_f = dc * c * f * (1 - f)
-        d_g = dc * i * (1 - g * g)
-        d_o = grad_h * tc * o * (1 - o)
-        return cat([d_i, d_f, d_g, d_o], -1), dc * f
+        gates, c, c_new = ctx.saved_tensors
+        H = c.shape[-1]
+        s = gates.sigmoid()  # the gate activations; the cell-gate slice is replaced by tanh
+        s_if, s_o = s[..., :2 * H], s[..., 3 * H:]
+        g = gates[..., 2 * H:3 * H].tanh()
+        tc = c_new.tanh()
+        dc = grad_c + grad_h * s_o * (1 - tc * tc)
+        # d gates = (what each gate multiplies) * (its activation's derivative)
+        outer = cat([dc * g, dc * c, dc * s_if[..., :H], grad_h * tc], -1)
+        slope = cat([s_if * (1 - s_if), 1 - g * g, s_o * (1 - s_o)], -1)
+        return outer * slope, dc * s_if[..., H:]
 
 
 def lstm_cell(gates_x: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh, w_hr=None) -> tuple:
-    """One LSTM step given the input projection x @ w_ih^T + b_ih; returns (h', c')."""
-    h_new, c_new = LSTMCellPointwise.apply(gates_x + linear(h, w_hh, b_hh), c)
+    """One LSTM step given the input projection x @ w_ih^T + b_ih; returns (h', c').
+
+    A layer folds b_hh into gates_x once per sequence and passes b_hh=None: the step
+    is then one addmm node instead of a linear and an add."""
+    if b_hh is None:
+        gates = addmm(gates_x, h, w_hh.t())
+    else:
+        gates = gates_x + linear(h, w_hh, b_hh)
+    h_new, c_new = LSTMCellPointwise.apply(gates, c)
     if w_hr is not None:
         h_new = linear(h_new, w_hr)
     return h_new, c_new

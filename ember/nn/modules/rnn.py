@@ -243,6 +243,8 @@ class RNNBase(Module):
                 b_hh = ws[3] if self.bias else None
                 w_hr = ws[-1] if self.proj_size > 0 else None
                 gx = linear(layer_input, w_ih, b_ih)
+                if mode == "LSTM" and b_hh is not None:  # b_hh once, not once per step
+                    gx, b_hh = gx + b_hh, None
                 steps = gx.split(sizes, 0) if packed else gx.unbind(0)
                 step_sizes = sizes if packed else [data.shape[1]] * data.shape[0]
                 k = layer * num_dir + d
