@@ -43,7 +43,7 @@ from ember._size import Size
 from ember._tensor import Tensor, _make
 
 __all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
-           "safe_globals"]
+           "safe_globals", "get_unsafe_globals_in_checkpoint"]
 
 _ALIGNMENT = 64
 _PROTOCOL = 2
@@ -709,6 +709,47 @@ def _load_zip(fh: IO[bytes], name: str, path: str | None, map_location, weights_
     unpickler = _CheckpointUnpickler(io.BytesIO(data), weights_only, load_storage,
                                      **pickle_load_args)
     return unpickler.load()
+
+
+def get_unsafe_globals_in_checkpoint(f) -> list[str]:
+    """The globals a checkpoint's pickle names that a weights-only load would refuse.
+
+    The pickle is only scanned (its opcodes listed), never run.
+    """
+    import pickletools
+    if isinstance(f, (str, os.PathLike)):
+        with open(f, "rb") as fh:
+            return get_unsafe_globals_in_checkpoint(fh)
+    name = "the file"
+    try:
+        zf = zipfile.ZipFile(f)
+        pkl = next(n for n in zf.namelist() if n == "data.pkl" or n.endswith("/data.pkl"))
+        data = zf.read(pkl)
+        found: list[str] = []
+        strings: list = []  # recent string operands, for STACK_GLOBAL (protocol 4+)
+        memo: dict = {}
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in ("GLOBAL", "INST"):
+                found.append(arg.replace(" ", ".", 1))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str) and op.name.endswith("UNICODE"):
+                strings.append(arg)
+            elif op.name == "MEMOIZE" and strings:
+                memo[len(memo)] = strings[-1]
+            elif op.name in ("BINGET", "LONG_BINGET", "GET") and arg in memo:
+                strings.append(memo[arg])
+    except (zipfile.BadZipFile, StopIteration, ValueError, KeyError, EOFError) as e:
+        raise _invalid(name, f"{type(e).__name__}: {e}") from e
+    unsafe = []
+    for full in found:
+        module, _, attr = full.rpartition(".")
+        if (module, attr) in _ALLOWED or _user_global(module, attr) is not None:
+            continue
+        if full == "torch.nn.parameter.Parameter" or full in unsafe:
+            continue
+        unsafe.append(full)
+    return unsafe
 
 
 def _is_safetensors(head: bytes) -> bool:

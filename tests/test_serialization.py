@@ -623,3 +623,18 @@ def test_whole_torch_module_with_weights_only_false(tmp_path):
     assert isinstance(em, ember.nn.Sequential)
     x = np.ones((1, 2), np.float32)
     assert_same(em(ember.tensor(x)).detach(), tm(torch.from_numpy(x)).detach())
+
+
+def test_get_unsafe_globals_in_checkpoint(tmp_path):
+    marker = tmp_path / "PWNED"
+    torch.save({"x": torch.ones(1), "e": _Evil(marker), "p": Point(1),
+                "q": torch.nn.Parameter(torch.ones(1))}, tmp_path / "m.pt")
+    expected = torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "m.pt")
+    assert sorted(serialization.get_unsafe_globals_in_checkpoint(tmp_path / "m.pt")) == \
+        sorted(expected)
+    with serialization.safe_globals([Point]):
+        assert serialization.get_unsafe_globals_in_checkpoint(tmp_path / "m.pt") == \
+            ["posix.system"]
+    ember.save({"x": ember.ones(2), "d": ember.float16}, tmp_path / "ok.pt")
+    assert serialization.get_unsafe_globals_in_checkpoint(tmp_path / "ok.pt") == []
+    assert not marker.exists()
