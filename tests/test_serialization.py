@@ -227,6 +227,8 @@ def test_ember_format_records(tmp_path):
             assert info.compress_type == zipfile.ZIP_STORED
             assert serialization._entry_offset(f, info) % 64 == 0
     assert zf.read("my.model/data.pkl")[:2] == b"\x80\x02"
+    mapped = torch.load(tmp_path / "my.model.pt", mmap=True, weights_only=True)
+    assert mapped["b"].tolist() == [0, 1, 2, 3, 4]
     buf = io.BytesIO()
     ember.save(ember.ones(1), buf)
     assert zipfile.ZipFile(buf).namelist()[0] == "archive/data.pkl"
