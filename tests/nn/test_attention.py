@@ -189,3 +189,13 @@ def test_sdpa_half_precision():
         q = randn(2, 3, 4).astype(dt)
         check(lambda lib, q: lib.nn.functional.scaled_dot_product_attention(q, q, q), q,
               rtol=3e-2, atol=3e-2)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_float_key_padding_mask(need_weights):
+    fk = np.zeros((3, 4))
+    fk[1, 1], fk[2, 0] = -np.inf, -2.0
+    am = np.zeros((5, 4))
+    am[0, 1] = -1.0
+    check_module(_mha, X, Y, call=lambda m, x, y: m(
+        x, y, y, key_padding_mask=_t(x, fk), attn_mask=_t(x, am), need_weights=need_weights))

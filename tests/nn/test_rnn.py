@@ -235,3 +235,18 @@ def test_half_precision(dtype, cls):
     out = em(to_ember(xh))
     assert out[0].dtype is getattr(ember, dtype)
     assert_same(out[0], tm(to_torch(xh))[0], rtol=2e-2, atol=2e-2)
+
+
+def test_packed_batch_first_lstm_and_unbatched_gru():
+    def make(lib):
+        lib.manual_seed(0)
+        return lib.nn.LSTM(3, 4, batch_first=True, bidirectional=True, dtype=lib.float64)
+
+    def call(m, x):
+        lib = _lib(x)
+        p = lib.nn.utils.rnn.pack_padded_sequence(x, [2, 5, 3], batch_first=True,
+                                                  enforce_sorted=False)
+        out, (h, c) = m(p)
+        return lib.nn.utils.rnn.pad_packed_sequence(out, batch_first=True)[0], h, c
+    check_module(make, randn(3, 5, 3), call=call)
+    check_module(_mk("GRU", num_layers=2), randn(6, 3))

@@ -140,3 +140,22 @@ def test_errors():
                 match="feature number")
     check_error(lambda lib: lib.nn.TransformerEncoderLayer(8, 2, activation="tanh"),
                 match="relu/gelu")
+
+
+def test_batch_first_stack_with_both_masks_and_unbatched_transformer():
+    def enc(lib):
+        lib.manual_seed(0)
+        layer = lib.nn.TransformerEncoderLayer(8, 2, 16, 0.0, dtype=lib.float64,
+                                               batch_first=True)
+        return lib.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+
+    def call(m, x):
+        lib = _lib(x)
+        mask = lib.nn.Transformer.generate_square_subsequent_mask(5, dtype=x.dtype)
+        return m(x, mask=mask, src_key_padding_mask=lib.tensor(KPM))
+    check_module(enc, SRC.transpose(1, 0, 2).copy(), call=call)
+
+    def make(lib):
+        lib.manual_seed(0)
+        return lib.nn.Transformer(8, 2, 1, 1, 16, 0.0, dtype=lib.float64)
+    check_module(make, randn(5, 8), randn(4, 8, seed=1))
