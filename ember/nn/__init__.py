@@ -3,4 +3,4 @@ from ember.nn.parameter import Parameter
 from ember.nn.modules import *  # noqa: F403
 from ember.nn import functional, init, utils  # noqa: E402
 from ember.nn import parallel  # noqa: E402
-from ember.nn.parallel import DataParallel  # noqa: E402
+from ember.nn.parallel import DataParallel, SyncBatchNorm  # noqa: E402

@@ -123,8 +123,51 @@ def _worker() -> None:
         ddp._finish_backward = spy
         ddp(X[mine], use_extra=use_extra).sum().backward()
         assert started_by_hooks == [len(ddp._buckets)], (started_by_hooks, len(ddp._buckets))
+
+    _check_sync_batchnorm(ember, dist, r, n)
     dist.destroy_process_group()
     print(f"OK {r}", flush=True)
+
+
+def _check_sync_batchnorm(ember, dist, r: int, n: int) -> None:
+    """SyncBatchNorm on uneven local batches equals BatchNorm over the whole batch:
+    output, running statistics, input gradient, and the rank-summed weight gradient."""
+    nn = ember.nn
+    rng = np.random.default_rng(1)
+    sizes = [3 + k for k in range(n)]
+    full = rng.standard_normal((sum(sizes), 4, 5)) * 2 + 1
+    G = rng.standard_normal(full.shape)
+    start = sum(sizes[:r])
+    mine = slice(start, start + sizes[r])
+    net = nn.Sequential(nn.Conv1d(4, 4, 1), nn.BatchNorm1d(4, momentum=0.3)).double()
+    ref = copy.deepcopy(net)
+    bn = net[1]
+    sync = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+    assert sync is net and isinstance(sync[1], nn.SyncBatchNorm) and sync[1] is not bn
+    assert sync[1].weight is bn.weight and sync[1].running_var is bn.running_var
+    x = ember.tensor(full[mine], requires_grad=True)
+    xf = ember.tensor(full, requires_grad=True)
+    for _ in range(2):
+        for m in (sync, ref):
+            m.zero_grad()
+        y = sync(x)
+        yf = ref(xf)
+        np.testing.assert_allclose(y.detach().numpy(), yf.detach().numpy()[mine], rtol=1e-10,
+                                   atol=1e-12)
+        (y * ember.tensor(G[mine])).sum().backward()
+        (yf * ember.tensor(G)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), xf.grad.numpy()[mine], rtol=1e-9,
+                               atol=1e-12)
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        np.testing.assert_allclose(getattr(sync[1], name).numpy(),
+                                   getattr(ref[1], name).numpy(), rtol=1e-12)
+    for p, q in zip(sync.parameters(), ref.parameters()):
+        g = p.grad.clone()
+        dist.all_reduce(g)
+        np.testing.assert_allclose(g.numpy(), q.grad.numpy(), rtol=1e-9, atol=1e-12)
+    sync.eval()
+    np.testing.assert_allclose(sync(x).detach().numpy(), ref.eval()(xf).detach().numpy()[mine],
+                               rtol=1e-12)
 
 
 def _has_mpi() -> bool:
@@ -147,6 +190,20 @@ def test_ddp_matches_one_process_on_the_whole_batch(n):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(x for x in proc.stdout.splitlines() if x.startswith("OK ")) == [
         f"OK {r}" for r in range(n)], proc.stdout + proc.stderr
+
+
+def test_sync_batchnorm_without_a_group_is_batchnorm():
+    from oracle import assert_same, check, randn
+
+    import ember
+    check(lambda lib, x: lib.nn.SyncBatchNorm(3).double()(x), randn(4, 3, 2))
+    bn = ember.nn.BatchNorm2d(3)
+    sync = ember.nn.SyncBatchNorm.convert_sync_batchnorm(ember.nn.Sequential(bn))
+    assert type(sync[0]).__name__ == "SyncBatchNorm" and sync[0].weight is bn.weight
+    with pytest.raises(ValueError, match="expected at least 2D input"):
+        sync[0](ember.ones(3))
+    e = ember.nn.SyncBatchNorm(3).eval()
+    assert_same(e(ember.ones(2, 3)), __import__("torch").ones(2, 3) / (1 + 1e-5) ** 0.5)
 
 
 def test_ddp_needs_a_process_group_and_parameters():
