@@ -230,6 +230,19 @@ def _timeout_worker() -> None:
     os._exit(0)  # the abandoned request would make MPI_Finalize wait
 
 
+def _killed_worker() -> None:
+    """Rank 1 is killed while rank 0 waits in a collective: the whole job must end."""
+    import signal
+
+    import ember
+    import ember.distributed as dist
+    dist.init_process_group("mpi", timeout=timedelta(seconds=20))
+    if dist.get_rank() == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    dist.all_reduce(ember.ones(3))
+    print("NOT REACHED", flush=True)
+
+
 def _mismatch_worker() -> None:
     import ember.distributed as dist
     try:
@@ -289,7 +302,17 @@ def test_stalled_collective_times_out():
         in proc.stdout and "OpType=ALLREDUCE" in proc.stdout, proc.stdout
 
 
+@pytest.mark.slow
+@needs_mpi
+def test_killed_rank_ends_the_job():
+    import time
+    start = time.monotonic()
+    proc = _launch(2, "killed", timeout=60)
+    assert proc.returncode != 0 and "NOT REACHED" not in proc.stdout
+    assert time.monotonic() - start < 15, "the surviving rank was not stopped"
+
+
 if __name__ == "__main__":
     sys.path.insert(0, ROOT)
-    {"timeout": _timeout_worker, "mismatch": _mismatch_worker}.get(
+    {"timeout": _timeout_worker, "mismatch": _mismatch_worker, "killed": _killed_worker}.get(
         sys.argv[1] if len(sys.argv) > 1 else "", _worker)()
