@@ -27,8 +27,9 @@ import numpy as np
 from ember._tensor import Tensor
 
 __all__ = [
-    "Backend", "DistBackendError", "DistError", "GroupMember", "ProcessGroup", "ReduceOp",
-    "Work", "all_gather", "all_gather_into_tensor", "all_gather_object", "all_reduce",
+    "Backend", "DistBackendError", "DistError", "GroupMember", "P2POp", "ProcessGroup",
+    "ReduceOp", "Work", "all_gather", "all_gather_into_tensor", "all_gather_object", "all_reduce",
+    "batch_isend_irecv", "get_node_local_rank", "monitored_barrier",
     "all_to_all", "all_to_all_single", "barrier", "broadcast", "broadcast_object_list",
     "default_pg_timeout", "destroy_process_group", "gather", "gather_object", "get_backend",
     "get_global_rank", "get_process_group_ranks", "get_rank", "get_world_size", "group",
@@ -341,8 +342,20 @@ class Work:
             finish, self._finish = self._finish, None
             finish()
 
+    def _test(self) -> bool:
+        MPI = _mpi()
+        try:
+            return MPI.Request.Testall(self._requests, self._statuses())
+        except MPI.Exception as e:  # e.g. a receive buffer too small for the message
+            why = e.Get_error_string()
+            if self._status is not None and self._status.Get_error():
+                why = MPI.Get_error_string(self._status.Get_error())
+            raise DistBackendError(f"{self._op} failed in MPI: {why} (do the "
+                                   "tensors have the same shape and dtype on every rank?)"
+                                   ) from None
+
     def is_completed(self) -> bool:
-        if not self._done and _mpi().Request.Testall(self._requests, self._statuses()):
+        if not self._done and self._test():
             self._complete()
         return self._done
 
@@ -354,9 +367,8 @@ class Work:
             return True
         limit = timeout or (self._pg._timeout if self._pg is not None else default_pg_timeout)
         deadline = self._started + limit.total_seconds()
-        test = _mpi().Request.Testall
         spins = 0
-        while not test(self._requests, self._statuses()):
+        while not self._test():
             now = time.monotonic()
             if now > deadline:
                 rank = GroupMember.WORLD.rank() if GroupMember.WORLD is not None else -1
@@ -791,6 +803,44 @@ def recv(tensor: Tensor, src: int | None = None, group=None, tag: int = 0,
     work.wait()
     g = _group(group)
     return g._ranks[work._status.Get_source()]
+
+
+class P2POp:
+    """One point-to-point operation (isend or irecv, its tensor and peer) for
+    batch_isend_irecv."""
+
+    def __init__(self, op, tensor: Tensor, peer: int | None = None, group=None, tag: int = 0,
+                 group_peer: int | None = None) -> None:
+        if op not in (isend, irecv):
+            raise ValueError("Invalid ``op``. Expected ``op`` to be of type "
+                             "``torch.distributed.isend`` or ``torch.distributed.irecv``.")
+        self.op, self.tensor, self.peer, self.group = op, tensor, peer, group
+        self.tag, self.group_peer = tag, group_peer
+
+
+def batch_isend_irecv(p2p_op_list: list) -> list:
+    """Start every operation of `p2p_op_list`; returns their Work objects."""
+    if not p2p_op_list or not all(isinstance(p, P2POp) for p in p2p_op_list):
+        raise ValueError("Invalid ``p2p_op_list``. Each op is expected to to be of type "
+                         "``torch.distributed.P2POp``.")
+    return [p.op(p.tensor, p.peer, p.group, p.tag, p.group_peer) for p in p2p_op_list]
+
+
+def monitored_barrier(group=None, timeout: timedelta | None = None,
+                      wait_all_ranks: bool = False) -> None:
+    """A barrier that raises DistBackendError after `timeout` instead of waiting forever."""
+    barrier(group, timeout=timeout)
+
+
+def get_node_local_rank(fallback_rank: int | None = None) -> int:
+    """LOCAL_RANK as set by the launcher (or `fallback_rank`)."""
+    if "LOCAL_RANK" in os.environ:
+        return int(os.environ["LOCAL_RANK"])
+    if fallback_rank is not None:
+        return int(fallback_rank)
+    raise RuntimeError("LOCAL_RANK is not in the environment. Consider passing fallback_rank "
+                       "to allow `get_node_local_rank` to work, assuming you are not running "
+                       "in a multi-device context and want the code to run locally instead.")
 
 
 # --------------------------------------------------------------------- objects

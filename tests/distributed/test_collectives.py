@@ -168,6 +168,25 @@ def _worker() -> None:
         for w in works:
             w.wait()
         _close(t.float().numpy(), _data(prv, (3,), "bfloat16"), "bfloat16")
+        a, b = ember.zeros(2), ember.zeros(2)
+        works = dist.batch_isend_irecv([
+            dist.P2POp(dist.isend, ember.full((2,), float(r)), nxt),
+            dist.P2POp(dist.irecv, a, prv),
+            dist.P2POp(dist.isend, ember.full((2,), -float(r)), prv),
+            dist.P2POp(dist.irecv, b, nxt)])
+        for w in works:
+            w.wait()
+        assert a.tolist() == [float(prv)] * 2 and b.tolist() == [-float(nxt)] * 2
+        dist.monitored_barrier(timeout=timedelta(seconds=30))
+        if r == 0:  # a receive buffer too small: a clear error on the receiver
+            dist.send(ember.ones(4, dtype=ember.float64), dst=1, tag=3)
+        elif r == 1:
+            try:
+                dist.recv(ember.zeros(2, dtype=ember.float64), src=0, tag=3)
+            except dist.DistBackendError as e:
+                assert "RECV failed in MPI: Message truncated" in str(e), str(e)
+            else:
+                raise AssertionError("no error for a truncated message")
         if r == 0:
             got = sorted(dist.recv(ember.zeros(1)) for _ in range(n - 1))
             assert got == list(range(1, n))
