@@ -133,6 +133,7 @@ def main(argv: list[str] | None = None) -> float:
     print(f"final test accuracy: {100 * test_acc:.1f} %")
     torch.save(model.state_dict(), args.out)
     print(f"saved checkpoint to {args.out}; load it with:\n"
+          f"    import ember\n"
           f"    from ember.examples.digits import DigitsCNN\n"
           f"    model = DigitsCNN({width})\n"
           f"    model.load_state_dict(ember.load({args.out!r}))")
