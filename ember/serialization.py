@@ -37,7 +37,7 @@ from typing import IO, Any
 import numpy as np
 
 from ember import _dtype as _dt
-from ember._device import as_device, device, to_device
+from ember._device import array_module, as_device, device, to_device
 from ember._ops import shape as _sh
 from ember._size import Size
 from ember._tensor import Tensor, _make
@@ -468,7 +468,7 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
         base = arr[storage_offset:]
     else:
         base = arr[:0]
-    xp = np if isinstance(arr, np.ndarray) else arr.__array_namespace__()
+    xp = array_module(arr)
     itemsize = arr.itemsize
     view = xp.lib.stride_tricks.as_strided(base, size, tuple(s * itemsize for s in stride))
     t = _make(view)

@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from ember import _dtype as _dt
+from ember._device import array_module as _xp
 from ember._ops.inplace import _type_name
 from ember._ops.linalg import _C_NAME, _expand_error, matmul, mm
 from ember._tensor import Tensor, _make
@@ -36,8 +37,6 @@ _F32 = np.dtype(np.float32)
 _HALF = frozenset((np.dtype(np.float16), _dt.bfloat16.np))
 
 
-def _xp(x):
-    return np if isinstance(x, np.ndarray) else x.__array_namespace__()
 
 
 def _acc(x):

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 
 from ember import random as _random
+from ember._device import array_module
 from ember._tensor import Tensor, _make
 
 __all__ = ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
@@ -46,7 +47,7 @@ def _dropout_impl(input: Tensor, p: float, training: bool, inplace: bool, featur
         return input
     xp_data = input._data
     if p == 1:  # everything dropped: a multiplication by zero keeps the graph (MulBackward0)
-        xp = np if isinstance(xp_data, np.ndarray) else xp_data.__array_namespace__()
+        xp = array_module(xp_data)
         zero = _make(xp.zeros((), xp_data.dtype))
         return input.mul_(zero) if inplace else input * zero
     if not input.dtype.is_floating_point:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember._device import array_module as _xp
 from ember._ops.indexing import _segment_sum
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
@@ -22,8 +23,6 @@ __all__ = ["embedding", "embedding_bag"]
 _ndarray = np.ndarray
 
 
-def _xp(a):
-    return np if isinstance(a, _ndarray) else a.__array_namespace__()
 
 
 def _row_factor(idx, num: int, padding_idx, freq: bool):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember._device import array_module as _xp
 from ember._ops.shape import squeeze, unsqueeze
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
@@ -32,8 +33,6 @@ _TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16":
          "bool": "Bool"}
 
 
-def _xp(a):
-    return np if isinstance(a, _ndarray) else a.__array_namespace__()
 
 
 def _as_strided(xp, a, shape, strides):

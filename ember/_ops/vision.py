@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 
+from ember._device import array_module as _xp
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
 
@@ -29,8 +30,6 @@ _TYPE = {"float32": "Float", "float64": "Double", "float16": "Half", "bfloat16":
          "bool": "Bool"}
 
 
-def _xp(a):
-    return np if isinstance(a, _ndarray) else a.__array_namespace__()
 
 
 # ----------------------------------------------------------------- separable index maps
