@@ -193,7 +193,9 @@ def resolve(torch_name: str) -> tuple[str, bool]:
 
     Follows the chain through modules (importing ember submodules as needed) and
     stops at the first object that is not a module: `torch.nn.Linear.forward`
-    resolves as `torch.nn.Linear`. Returns (the API name checked, whether ember has it).
+    resolves as `torch.nn.Linear`. A missing lower-case name is taken to be a module
+    and the chain goes on: `torch.fft.rfft` is reported whole. Returns (the API name
+    checked, whether ember has it).
     """
     parts = torch_name.split(".")
     obj = importlib.import_module("ember")
@@ -211,7 +213,11 @@ def resolve(torch_name: str) -> tuple[str, bool]:
                 sub = _import_ember_module(f"{obj.__name__}.{part}")
                 attr = _MISSING if sub is None else sub
         if attr is _MISSING:
-            return checked, False
+            # A missing module-like name (`torch.fft`): name the API used inside it too.
+            j = i
+            while j + 1 < len(parts) and parts[j].islower():
+                j += 1
+            return ".".join(parts[:j + 1]), False
         if not isinstance(attr, types.ModuleType):
             return checked, True
         obj = attr
@@ -337,19 +343,15 @@ def run_script(argv: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `ember` console script and of `python -m ember`."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help") or args[0] != "run":
-        print(_USAGE, file=sys.stderr if args and args[0] not in ("-h", "--help") else
-              sys.stdout)
-        return 0 if args and args[0] in ("-h", "--help") else 2
-    args = args[1:]
-    if args and args[0] == "--report":
-        if len(args) != 2:
-            print(_USAGE, file=sys.stderr)
-            return 2
-        return report(args[1])
-    if not args or args[0] in ("-h", "--help"):
+    if args[:1] in (["-h"], ["--help"]) or args[:2] in (["run", "-h"], ["run", "--help"]):
         print(_USAGE)
-        return 0 if args else 2
+        return 0
+    if len(args) < 2 or args[0] != "run" or (args[1] == "--report" and len(args) != 3):
+        print(_USAGE, file=sys.stderr)
+        return 2
+    args = args[1:]
+    if args[0] == "--report":
+        return report(args[1])
     try:
         run_script(args)
     except Exception as exc:  # noqa: BLE001  (reported as python would, then exit 1)
