@@ -309,6 +309,39 @@ def _explain_import_error(exc: ImportError) -> None:
         exc.add_note(f"ember does not implement {_torch_name(name)}.{missing}")
 
 
+class _AliasInChild:
+    """Unpickled first thing in a `spawn`ed child: installs the alias there too."""
+
+    def __reduce__(self):
+        return (_install_for_program, ())
+
+
+def _install_for_program() -> None:
+    """The alias, plus its hand-over to multiprocessing children started by `spawn`.
+
+    A spawned child (DataLoader workers with multiprocessing_context="spawn") is a
+    fresh interpreter that re-imports the program as `__mp_main__`; it must see
+    ember as torch before that. The child unpickles the parent's "preparation data"
+    before importing the program, so an extra entry whose unpickling installs the
+    alias does it at the right moment (multiprocessing ignores keys it does not know).
+    `fork` children inherit the hook with the rest of the process.
+    """
+    install_torch_alias()
+    from multiprocessing import spawn
+
+    original = spawn.get_preparation_data
+    if getattr(original, "_ember_torch_alias", False):
+        return
+
+    def get_preparation_data(name):
+        data = original(name)
+        data["ember_torch_alias"] = _AliasInChild()
+        return data
+
+    get_preparation_data._ember_torch_alias = True
+    spawn.get_preparation_data = get_preparation_data
+
+
 def _set_path0(folder: str) -> None:
     # sys.path[0] is the runner's own folder (the console script's bin/ or the cwd of
     # `python -m ember`); python would have put the program's folder there instead.
@@ -320,7 +353,7 @@ def _set_path0(folder: str) -> None:
 
 def run_script(argv: Sequence[str]) -> None:
     """Run `argv[0]` (a path, or `-m module`) as __main__ with torch served by ember."""
-    install_torch_alias()
+    _install_for_program()
     try:
         if argv[0] == "-m":
             if len(argv) < 2:

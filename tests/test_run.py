@@ -37,6 +37,7 @@ def _env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("OMP_NUM_THREADS", "1")
+    env["CUDA_VISIBLE_DEVICES"] = ""  # the programs pick "cuda" when they can: keep to CPU
     return env
 
 
@@ -126,6 +127,35 @@ def test_run_module_flag(tmp_path):
     proc = _ember_run("run", "-m", "mypkg.train", "x", cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "MOD __main__ ['x'] 0.0" in proc.stdout
+
+
+def test_dataloader_workers_see_ember_as_torch(tmp_path):
+    # fork children inherit the hook; spawn children re-import the program as
+    # __mp_main__ and must get the hook before that.
+    path = _write(tmp_path, "workers.py", """
+        import torch
+        from torch.utils.data import DataLoader, Dataset, get_worker_info
+
+        class Numbers(Dataset):
+            def __len__(self):
+                return 8
+
+            def __getitem__(self, i):
+                import torch.nn.functional  # imports inside the worker go through it too
+                return torch.tensor([i, get_worker_info().id])
+
+        if __name__ == "__main__":
+            for ctx in ("fork", "spawn"):
+                loader = DataLoader(Numbers(), batch_size=4, num_workers=2,
+                                    multiprocessing_context=ctx)
+                out = torch.cat(list(loader))
+                print(ctx, type(out).__module__, out[:, 0].tolist(),
+                      sorted(set(out[:, 1].tolist())))
+    """)
+    proc = _ember_run("run", path)
+    assert proc.returncode == 0, proc.stderr
+    for ctx in ("fork", "spawn"):
+        assert f"{ctx} ember._tensor [0, 1, 2, 3, 4, 5, 6, 7] [0, 1]" in proc.stdout
 
 
 def test_exception_exits_1_with_user_traceback(tmp_path):
