@@ -6,6 +6,7 @@ The multi-rank cases run this file itself under `mpiexec -n N python -m mpi4py`
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -41,8 +42,8 @@ def _launch(n: int | None, *args: str, timeout: float = 120) -> subprocess.Compl
 def _ok(proc, n: int) -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    assert sorted(line for line in proc.stdout.splitlines() if line.startswith("OK ")) == [
-        f"OK {r}" for r in range(n)], out
+    # Ranks' lines may interleave in mpiexec's output: look for the markers anywhere.
+    assert sorted(re.findall(r"OK (\d+)#", proc.stdout)) == [str(r) for r in range(n)], out
 
 
 # ----------------------------------------------------------------- the worker
@@ -227,7 +228,8 @@ def _worker() -> None:
     w.wait()
     dist.destroy_process_group()
     assert not dist.is_initialized()
-    print(f"OK {r}", flush=True)
+    sys.stdout.write(f"OK {r}#\n")
+    sys.stdout.flush()
 
 
 def _timeout_worker() -> None:
