@@ -43,11 +43,18 @@ without running it (exit status 1 when something is missing)."""
 
 
 class MissingTorchAttributeError(AttributeError):
-    """A torch attribute the program asked for that ember does not provide."""
+    """A torch attribute the program asked for that ember does not provide.
+
+    `torch_name` holds the dotted torch name (`torch.nn.functional.foo`).
+    """
+
+    torch_name: str = ""
 
 
 class MissingTorchModuleError(ModuleNotFoundError):
     """A torch submodule the program imported that ember does not provide."""
+
+    torch_name: str = ""
 
 
 def _ember_name(torch_name: str) -> str:
@@ -98,9 +105,11 @@ def _make_getattr(module: types.ModuleType, previous):
             if sub is not None:
                 _install_getattr_everywhere()
                 return sub
-        raise MissingTorchAttributeError(
-            f"ember does not implement {_torch_name(ember_name)}.{name}",
-            name=name, obj=module)
+        torch_name = f"{_torch_name(ember_name)}.{name}"
+        exc = MissingTorchAttributeError(f"ember does not implement {torch_name}",
+                                         name=name, obj=module)
+        exc.torch_name = torch_name
+        raise exc
 
     __getattr__._ember_torch_alias = True
     return __getattr__
@@ -155,8 +164,10 @@ class _TorchAliasFinder(importlib.abc.MetaPathFinder):
             return None
         module = _import_ember_module(_ember_name(fullname))
         if module is None:
-            raise MissingTorchModuleError(f"ember does not implement {fullname}",
+            exc = MissingTorchModuleError(f"ember does not implement {fullname}",
                                           name=fullname)
+            exc.torch_name = fullname
+            raise exc
         _install_getattr_everywhere()
         return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module),
                                               is_package=hasattr(module, "__path__"))
@@ -233,9 +244,11 @@ class _TorchUseCollector(ast.NodeVisitor):
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}  # local name -> torch dotted name
         self.uses: dict[str, int] = {}  # torch dotted name -> first line
+        self.all_uses: list[tuple[str, int]] = []  # every (name, line), in source order
 
     def _use(self, name: str, lineno: int) -> None:
         self.uses.setdefault(name, lineno)
+        self.all_uses.append((name, lineno))
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -393,8 +406,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _name_full_use(exc: BaseException) -> None:
+    """For a missing module (`torch.fft`), note the full API the failing line used.
+
+    At run time only `torch.fft` is known to be missing; the program's source line
+    says it was `torch.fft.rfft` (found with the same scan as `--report`).
+    """
+    missing = getattr(exc, "torch_name", "")
+    tb, where = exc.__traceback__, None
+    while tb is not None:  # the innermost frame outside this file made the access
+        filename = tb.tb_frame.f_code.co_filename
+        if filename != __file__ and not filename.startswith("<frozen"):
+            where = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    if not missing or where is None:
+        return
+    try:
+        with open(where[0], encoding="utf-8") as f:
+            collector = _TorchUseCollector()
+            collector.visit(ast.parse(f.read(), where[0]))
+    except (OSError, SyntaxError, ValueError):
+        return
+    full = sorted({n for n, line in collector.all_uses
+                   if line == where[1] and n.startswith(missing + ".")}, key=len)
+    if full:
+        exc.add_note(f"ember does not implement {full[-1]} (the program uses it at "
+                     f"{os.path.basename(where[0])}:{where[1]})")
+
+
 def _print_user_traceback(exc: BaseException) -> None:
     """Print `exc` as `python script.py` would: without the runner's own frames."""
+    if isinstance(exc, (MissingTorchAttributeError, MissingTorchModuleError)):
+        _name_full_use(exc)
     tb = exc.__traceback__
     runner_files = (__file__, runpy.__file__, "<frozen runpy>")
     while tb is not None and tb.tb_frame.f_code.co_filename in runner_files:

@@ -228,6 +228,18 @@ def test_missing_api_errors_name_the_torch_api(tmp_path):
     assert "SPEC ember ember.nn" in out  # ember's modules keep their own identity
     assert proc.returncode == 1
     assert "MissingTorchAttributeError: ember does not implement torch.special" in proc.stderr
+    # the uncaught error also names the full API the failing line used
+    assert "ember does not implement torch.special.erfinv (the program uses it at missing.py:" \
+        in proc.stderr
+
+
+def test_missing_submodule_import_names_full_api(tmp_path):
+    path = _write(tmp_path, "subimp.py", "import os\nimport torch.special.bessel as b\n")
+    proc = _ember_run("run", path)
+    assert proc.returncode == 1
+    assert "MissingTorchModuleError: ember does not implement torch.special\n" in proc.stderr
+    assert "ember does not implement torch.special.bessel (the program uses it at subimp.py:2)" \
+        in proc.stderr
 
 
 def test_from_import_of_missing_name_is_explained(tmp_path):
