@@ -291,13 +291,24 @@ def scan_source(source: str, filename: str = "<script>") -> dict[str, int]:
 
 
 def report(path: str, out=None) -> int:
-    """Print which torch APIs `path` uses and whether ember has them; 1 if any is missing."""
+    """Print which torch APIs `path` uses and whether ember has them.
+
+    Exit status: 0 when ember has them all, 1 when some are missing, 2 when the
+    script cannot be read or parsed.
+    """
     out = out or sys.stdout
-    with open(path, encoding="utf-8") as f:
-        uses = scan_source(f.read(), path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            uses = scan_source(f.read(), path)
+    except (OSError, SyntaxError, ValueError) as exc:
+        print(f"ember run --report: cannot scan {path}: {exc}", file=sys.stderr)
+        return 2
     results: dict[str, tuple[bool, int]] = {}
     for name, line in uses.items():
-        checked, ok = resolve(name)
+        try:
+            checked, ok = resolve(name)
+        except Exception:  # noqa: BLE001  (an ember module that fails to import lacks it)
+            checked, ok = name, False
         if checked not in results or results[checked][1] > line:
             results[checked] = (ok, line)
     missing = sorted(n for n, (ok, _) in results.items() if not ok)

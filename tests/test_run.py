@@ -6,6 +6,7 @@ real PyTorch programs, under torch itself (in this process, where torch is loade
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import runpy
@@ -317,6 +318,14 @@ def test_report_lists_present_and_missing(tmp_path):
     assert re.search(r"ok\s+torch\.backends\.cudnn\.benchmark\s", out), out
     assert "1 missing in ember" in out
     assert out.rstrip().endswith("missing: torch.fft.rfft")
+
+
+def test_report_unparsable_or_absent_script_exits_2(tmp_path):
+    path = _write(tmp_path, "bad.py", "import torch\ndef broken(:\n")
+    for target in (path, str(tmp_path / "absent.py")):
+        out = io.StringIO()
+        assert _run.report(target, out) == 2
+        assert out.getvalue() == ""
 
 
 def test_report_clean_script_exits_0():
