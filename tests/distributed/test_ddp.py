@@ -126,9 +126,58 @@ def _worker() -> None:
         assert started_by_hooks == [len(ddp._buckets)], (started_by_hooks, len(ddp._buckets))
 
     _check_sync_batchnorm(ember, dist, r, n)
+    _check_against_torch_ddp(ember, dist, r, n, X, Y, mine)
     dist.destroy_process_group()
     sys.stdout.write(f"OK {r}#\n")
     sys.stdout.flush()
+
+
+def _check_against_torch_ddp(ember, dist, r, n, X, Y, mine) -> None:
+    """torch's own DDP (gloo) from the same start on the same data ends where ember's does."""
+    import socket
+
+    import torch
+    import torch.distributed as tdist
+    port = [None]
+    if r == 0:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = [sock.getsockname()[1]]
+    dist.broadcast_object_list(port, src=0)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port[0]))
+    tdist.init_process_group("gloo", rank=r, world_size=n)
+    try:
+        model = _make_model(ember, seed=r)
+        ddp = DDP_(model, bucket_cap_mb=0.0005)
+        tmodel = torch.nn.Sequential(torch.nn.Linear(5, 16), torch.nn.Tanh(),
+                                     torch.nn.Linear(16, 3)).double()
+        with torch.no_grad():
+            for tp, name in zip(tmodel.parameters(), ("fc1.weight", "fc1.bias", "fc2.weight",
+                                                        "fc2.bias")):
+                tp.copy_(torch.from_numpy(model.get_parameter(name).detach().numpy()))
+        tddp = torch.nn.parallel.DistributedDataParallel(tmodel)
+        opt = ember.optim.SGD(ddp.parameters(), lr=0.1, momentum=0.9)
+        topt = torch.optim.SGD(tddp.parameters(), lr=0.1, momentum=0.9)
+        scale = torch.from_numpy(model.scale.numpy())
+        tx, ty = torch.from_numpy(X.numpy()[mine]), torch.from_numpy(Y.numpy()[mine])
+        for _ in range(3):
+            opt.zero_grad()
+            ((ddp(X[mine]) - Y[mine]) ** 2).mean().backward()
+            opt.step()
+            topt.zero_grad()
+            ((tddp(tx) * scale - ty) ** 2).mean().backward()
+            topt.step()
+        for tp, name in zip(tmodel.parameters(), ("fc1.weight", "fc1.bias", "fc2.weight",
+                                                    "fc2.bias")):
+            np.testing.assert_allclose(model.get_parameter(name).detach().numpy(),
+                                       tp.detach().numpy(), rtol=1e-10, atol=1e-12)
+    finally:
+        tdist.destroy_process_group()
+
+
+def DDP_(*args, **kwargs):
+    from ember.nn.parallel import DistributedDataParallel
+    return DistributedDataParallel(*args, **kwargs)
 
 
 def _check_sync_batchnorm(ember, dist, r: int, n: int) -> None:
