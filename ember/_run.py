@@ -90,6 +90,7 @@ def _import_ember_module(ember_name: str) -> types.ModuleType | None:
 def _make_getattr(module: types.ModuleType, previous):
     """A PEP 562 `__getattr__` for `module`: submodules on demand, then a named error."""
     ember_name = module.__name__
+    not_submodules: set[str] = set()  # failed lookups are not searched on disk again
 
     def __getattr__(name: str):
         if previous is not None:  # the module's own lazy attributes come first
@@ -100,11 +101,13 @@ def _make_getattr(module: types.ModuleType, previous):
         if name.startswith("__") and name.endswith("__"):
             # Protocol probes (__path__, __wrapped__ ...) get Python's ordinary answer.
             raise AttributeError(f"module {ember_name!r} has no attribute {name!r}")
-        if hasattr(module, "__path__") and not name.startswith("_"):
+        if hasattr(module, "__path__") and not name.startswith("_") \
+                and name not in not_submodules:
             sub = _import_ember_module(f"{ember_name}.{name}")
             if sub is not None:
                 _install_getattr_everywhere()
                 return sub
+            not_submodules.add(name)
         torch_name = f"{_torch_name(ember_name)}.{name}"
         exc = MissingTorchAttributeError(f"ember does not implement {torch_name}",
                                          name=name, obj=module)
@@ -188,7 +191,7 @@ def install_torch_alias() -> None:
 
 
 def uninstall_torch_alias() -> None:
-    """Undo `install_torch_alias` (used by tests running in one process)."""
+    """Undo `install_torch_alias`: `torch` is looked up normally again."""
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _TorchAliasFinder)]
     for name in [n for n in sys.modules if _is_torch_name(n)]:
         if (getattr(sys.modules[name], "__name__", "") or "").startswith("ember"):
