@@ -17,6 +17,8 @@ import textwrap
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ember
 from ember import _run
@@ -290,6 +292,33 @@ def test_scan_source_collects_aliases_and_chains():
         assert name in uses, name
     assert uses["torch.fft.rfft"] == 10
     assert not any("thing" in n for n in uses)
+
+
+_IMPORT_FORMS = {  # how a program can bind torch.nn.functional, and the expression it uses
+    "import torch\n": "torch.nn.functional",
+    "import torch.nn.functional\n": "torch.nn.functional",
+    "import torch.nn.functional as {a}\n": "{a}",
+    "from torch.nn import functional as {a}\n": "{a}",
+    "from torch import nn as {a}\n": "{a}.functional",
+    "import torch.nn as {a}\n": "{a}.functional",
+    "import torch as {a}\n": "{a}.nn.functional",
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(form=st.sampled_from(sorted(_IMPORT_FORMS)),
+       alias=st.sampled_from(["F", "fn", "T", "nnf"]),
+       attrs=st.lists(st.sampled_from(["relu", "gelu", "weight", "shape", "x"]), min_size=1,
+                      max_size=3),
+       blank=st.integers(0, 3))
+def test_scan_follows_every_import_form(form, alias, attrs, blank):
+    expr = _IMPORT_FORMS[form].format(a=alias)
+    source = form.format(a=alias) + "\n" * blank + f"y = {expr}.{'.'.join(attrs)}(1)\n"
+    uses = _run.scan_source(source)
+    full = "torch.nn.functional." + ".".join(attrs)
+    assert uses[full] == 2 + blank
+    # only the whole chain is recorded for the use, never its prefixes as extra uses
+    assert not any(n.startswith("torch.nn.functional.") and n != full for n in uses)
 
 
 @pytest.mark.parametrize("name, expected", [
