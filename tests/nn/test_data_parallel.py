@@ -190,6 +190,19 @@ def test_scalar_outputs_are_unsqueezed_into_a_vector():
     np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy())
 
 
+def test_buffers_updated_by_the_first_replica_only():
+    # As torch: the first replica holds the original buffers, the others copies, so
+    # BatchNorm's running statistics come from the first piece of the batch.
+    x = ember.tensor(randn(6, 3))
+    bn = ember.nn.BatchNorm1d(3).double()
+    ref = ember.nn.BatchNorm1d(3).double()
+    ember.nn.DataParallel(bn, device_ids=["cpu", "cpu"])(x)
+    ref(x[:3])
+    assert_same(bn.running_mean, torch.tensor(ref.running_mean.numpy()))
+    assert_same(bn.running_var, torch.tensor(ref.running_var.numpy()))
+    assert bn.num_batches_tracked.item() == 1
+
+
 def test_state_dict_module_attribute_and_no_devices():
     tm, em = _pair(_mlp)
     tdp = torch.nn.DataParallel(tm)

@@ -4,7 +4,7 @@
 already lives there); its backward sums the replicas' gradients onto the original
 device, so `loss.backward()` accumulates one gradient into each original `.grad`, as
 torch's Broadcast/ReduceAddCoalesced pair does. Buffers that need no gradient are
-shared where the device matches and copied otherwise.
+shared by the first replica and copied for the others.
 """
 from __future__ import annotations
 
@@ -62,9 +62,11 @@ def _broadcast(tensors: list, devices: list, detach: bool) -> list[list]:
 
 
 def _share_or_copy(tensors: list, devices: list) -> list[list]:
-    """Buffers without gradients: the same tensor on its own device, a copy elsewhere."""
-    return [[t if t.device == d else _make(to_device(t._data, d)) for t in tensors]
-            for d in devices]
+    """Buffers without gradients: the first replica shares them (when on their device),
+    the others get copies -- as torch, where only devices[0] holds the originals, so a
+    BatchNorm's running statistics are updated by the first replica alone."""
+    return [[t if j == 0 and t.device == d else _make(to_device(t._data, d).copy())
+             for t in tensors] for j, d in enumerate(devices)]
 
 
 def replicate(network, devices, detach: bool = False) -> list:
