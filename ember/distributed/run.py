@@ -130,6 +130,18 @@ def _is_open_mpi(mpiexec: str) -> bool:
     return "Open MPI" in out or "OpenRTE" in out
 
 
+def _mpiexec_command(mpiexec: str, openmpi: bool, world: int, nproc: int,
+                     hostfile: str | None, prefix: bool) -> list[str]:
+    """mpiexec and its options (MPICH's hydra or Open MPI spelling) before the program."""
+    cmd = [mpiexec, "-n", str(world)]
+    if hostfile:
+        cmd += (["--hostfile", hostfile, "--npernode", str(nproc)] if openmpi
+                else ["-f", hostfile, "-ppn", str(nproc)])
+    if prefix:
+        cmd += ["--tag-output"] if openmpi else ["-prepend-rank"]
+    return cmd
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.rank_entry:
@@ -155,12 +167,7 @@ def main(argv=None) -> int:
         raise ValueError(f"--debug-rank {args.debug_rank} is not a rank of a job of {world}")
     mpiexec = _mpiexec()
     openmpi = _is_open_mpi(mpiexec)
-    cmd = [mpiexec, "-n", str(world)]
-    if args.hostfile:
-        cmd += (["--hostfile", args.hostfile, "--npernode", str(nproc)] if openmpi
-                else ["-f", args.hostfile, "-ppn", str(nproc)])
-    if args.prefix_output:
-        cmd += ["--tag-output"] if openmpi else ["-prepend-rank"]
+    cmd = _mpiexec_command(mpiexec, openmpi, world, nproc, args.hostfile, args.prefix_output)
     error_dir = tempfile.mkdtemp(prefix="ember_run_")
     config = {"nproc": nproc, "nnodes": nnodes, "master_addr": addr, "master_port": port,
               "debug_rank": args.debug_rank, "debug_port": args.debug_port,

@@ -152,6 +152,15 @@ def test_argument_errors(args, message):
         main(args)
 
 
+def test_multi_node_command_line():
+    from ember.distributed.run import _mpiexec_command
+    assert _mpiexec_command("mpiexec", False, 6, 3, "hosts", True) == [
+        "mpiexec", "-n", "6", "-f", "hosts", "-ppn", "3", "-prepend-rank"]
+    assert _mpiexec_command("mpirun", True, 4, 2, "hosts", True) == [
+        "mpirun", "-n", "4", "--hostfile", "hosts", "--npernode", "2", "--tag-output"]
+    assert _mpiexec_command("mpiexec", False, 2, 2, None, False) == ["mpiexec", "-n", "2"]
+
+
 def test_parser_accepts_torchrun_spellings():
     from ember.distributed.run import parse_args
     a = parse_args(["--nproc_per_node=4", "--rdzv-backend", "c10d", "--rdzv_endpoint",
