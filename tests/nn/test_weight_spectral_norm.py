@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ember
-from tests.oracle import assert_same, check_error, randn, to_ember, to_numpy
+from tests.oracle import assert_same, check, check_error, randn, to_ember, to_numpy
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.nn.utils.weight_norm` is deprecated")
 
@@ -72,6 +72,7 @@ def test_weight_norm_matches_torch(kind, dim):
     _assert_state_same(em, tm)
     assert "weight" not in em._parameters and isinstance(em.weight, ember.Tensor)
     assert_same(em.weight, tm.weight, what="weight recomputed at registration")
+    assert em.weight.grad_fn.name() == tm.weight.grad_fn.name()
     _forward_backward(tm, em, x)
     _assert_param_grads_same(em, tm)
     # the hook recomputes the weight from the current g and v before every forward
@@ -89,6 +90,33 @@ def test_weight_norm_matches_torch(kind, dim):
     assert isinstance(em.weight, ember.nn.Parameter) and em.weight.is_leaf
     assert not em._forward_pre_hooks
     _forward_backward(tm, em, x, seed=2)
+
+
+@pytest.mark.parametrize("shape,dim", [((4, 3), 0), ((4, 3), 1), ((4, 3, 2, 2), 0),
+                                       ((4, 3, 2, 2), 3), ((4, 3, 2, 2), 1), ((4, 3, 2), -1),
+                                       ((5,), 0)])
+def test_weight_norm_kernel(shape, dim):
+    """The fused node (first/last dim) and the composite path, values and gradients."""
+    from ember.nn.utils.weight_norm import _weight_norm
+    gshape = () if dim == -1 else [n if i == dim else 1 for i, n in enumerate(shape)]
+    v, g = randn(*shape, seed=2), randn(*gshape, seed=3)
+    check(lambda lib, v, g: (lib._weight_norm if lib is torch else _weight_norm)(v, g, dim), v, g)
+    # non-contiguous v
+    check(lambda lib, v, g: (lib._weight_norm if lib is torch else _weight_norm)(
+        v.transpose(0, -1).transpose(0, -1), g, dim), np.ascontiguousarray(v.T).T, g)
+    assert ember.autograd.gradcheck(lambda a, b: _weight_norm(a, b, dim),
+                                    (ember.tensor(v, requires_grad=True),
+                                     ember.tensor(g, requires_grad=True)))
+
+
+def test_weight_norm_float32_module():
+    tm, em = torch.nn.Conv2d(3, 4, 3), ember.nn.Conv2d(3, 4, 3)
+    _copy_state(tm, em)
+    torch.nn.utils.weight_norm(tm)
+    ember.nn.utils.weight_norm(em)
+    x = randn(2, 3, 5, 5, dtype=np.float32)
+    assert_same(em(ember.tensor(x)), tm(torch.tensor(x)), rtol=1e-4, atol=1e-5)
+    assert em.weight.dtype == ember.float32
 
 
 def test_weight_norm_shapes_and_warning():

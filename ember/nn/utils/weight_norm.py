@@ -11,7 +11,10 @@ from __future__ import annotations
 import warnings
 from typing import Any, TypeVar
 
-from ember._tensor import Tensor
+import numpy as np
+
+from ember._tensor import Tensor, _make
+from ember.autograd.function import Function
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
 
@@ -31,6 +34,49 @@ def _norm_except_dim(v: Tensor, pow: float, dim: int) -> Tensor:
     return vector_norm(v, pow, others, True)
 
 
+class _WeightNormInterface(Function):
+    """w = v * (g / ||v||) in one node, the norm over every dim but the first or last one
+    (where torch uses its fused kernel, and so its node name)."""
+
+    _node_name = "WeightNormInterfaceBackward0"
+
+    @staticmethod
+    def forward(ctx, v: Tensor, g: Tensor, dim: int) -> Tensor:
+        vd = v._data
+        axes = tuple(d for d in range(vd.ndim) if d != dim)
+        # half precision accumulates the norm in float32, as torch's kernel does
+        acc = vd if vd.dtype.itemsize >= 4 else vd.astype(np.float32)
+        norm = ((acc * acc).sum(axis=axes, keepdims=True) ** 0.5).astype(vd.dtype)
+        ctx.axes = axes
+        if ctx.needs_input_grad:
+            ctx.save_for_backward(v, g)
+        return _make(vd * (g._data / norm))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        v, g = ctx.saved_tensors
+        axes = ctx.axes
+        norm = _norm_except_dim_keep(v, axes)
+        grad_dot_v = (grad * v).sum(axes, keepdim=True) if axes else grad * v
+        grad_v = (g / norm) * (grad - v * (grad_dot_v / (norm * norm)))
+        grad_g = grad_dot_v / norm
+        return grad_v, grad_g, None
+
+
+def _norm_except_dim_keep(v: Tensor, axes: tuple) -> Tensor:
+    from ember._ops.norms import vector_norm
+    return vector_norm(v, 2, axes, True) if axes else v.abs()  # dim=() would mean "all"
+
+
+def _weight_norm(v: Tensor, g: Tensor, dim: int) -> Tensor:
+    """v * (g / ||v||), the norm taken over all dims but `dim` (-1: the whole tensor)."""
+    # torch takes its fused path for dim 0 or ndim-1 exactly as given (not for dim=-2 etc.)
+    if dim != -1 and v.dim() and dim in (0, v.dim() - 1) and v.dtype == g.dtype \
+            and v.dtype.is_floating_point:
+        return _WeightNormInterface.apply(v, g, dim)
+    return v * (g / _norm_except_dim(v, 2, dim))
+
+
 class WeightNorm:
     """The forward pre-hook that recomputes `module.<name>` from `<name>_g` and `<name>_v`."""
 
@@ -44,7 +90,7 @@ class WeightNorm:
     def compute_weight(self, module: Module) -> Tensor:
         g = getattr(module, self.name + "_g")
         v = getattr(module, self.name + "_v")
-        return v * (g / _norm_except_dim(v, 2, self.dim))
+        return _weight_norm(v, g, self.dim)
 
     @staticmethod
     def apply(module: Module, name: str, dim: int | None) -> WeightNorm:
