@@ -232,6 +232,21 @@ def test_spectral_norm_matches_torch(kind, n_power_iterations):
     _forward_backward(tm, em, x, seed=6)
 
 
+def test_spectral_norm_float32_keeps_parameter_identity():
+    tm, em = torch.nn.Linear(4, 3), ember.nn.Linear(4, 3)
+    _copy_state(tm, em)
+    w = em.weight
+    torch.nn.utils.spectral_norm(tm)
+    ember.nn.utils.spectral_norm(em)
+    assert em.weight_orig is w, "an optimizer built earlier must keep training the weight"
+    _copy_state(tm, em)
+    x = randn(2, 4, dtype=np.float32)
+    for _ in range(2):
+        assert_same(em(ember.tensor(x)), tm(torch.tensor(x)))
+        assert_same(em.weight_u, tm.weight_u)
+        assert em.weight.dtype == ember.float32
+
+
 def test_spectral_norm_defaults_and_sigma():
     """dim defaults to 1 for ConvTranspose; u, v are unit vectors; sigma approaches ||W||_2."""
     m = ember.nn.utils.spectral_norm(ember.nn.ConvTranspose2d(3, 5, 2))
