@@ -306,3 +306,22 @@ def test_spectral_norm_errors():
                 match="`SpectralNorm` cannot be applied as parameter `bias` is None")
     check_error(lambda lib: lib.nn.utils.remove_spectral_norm(lib.nn.Linear(3, 4)),
                 match=r"spectral_norm of 'weight' not found in Linear\(in_features=3")
+
+
+def test_spectral_norm_checkpoint_round_trip(tmp_path):
+    """The version metadata survives ember.save -> torch.load and torch.save -> ember.load."""
+    em = ember.nn.utils.spectral_norm(ember.nn.Linear(3, 4))
+    em(ember.ones(1, 3))
+    ember.save(em.state_dict(), tmp_path / "e.pt")
+    sd = torch.load(tmp_path / "e.pt", weights_only=True)
+    assert sd._metadata[""]["spectral_norm"] == {"weight.version": 1}
+    tm = torch.nn.utils.spectral_norm(torch.nn.Linear(3, 4))
+    tm.load_state_dict(sd)
+    tm.eval()
+    em.eval()
+    x = randn(2, 3, dtype=np.float32)
+    assert_same(em(ember.tensor(x)), tm(torch.tensor(x)))
+    torch.save(tm.state_dict(), tmp_path / "t.pt")
+    e2 = ember.nn.utils.spectral_norm(ember.nn.Linear(3, 4))
+    e2.load_state_dict(ember.load(tmp_path / "t.pt"))
+    _assert_state_same(e2, tm)
