@@ -36,6 +36,8 @@ from ember import cuda, linalg, return_types
 from ember import nn
 from ember.serialization import load, save
 from ember import optim
+import ember.utils.data  # torch.utils.data is reachable after `import torch` too
+from ember import distributed
 from ember._tensor_str import set_printoptions
 from ember._threads import get_num_threads, set_num_threads
 
