@@ -29,6 +29,7 @@ from ember._ops import _erf
 from ember._ops.inplace import _type_name, apply_inplace
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
+from ember.autograd.grad_mode import _state
 
 __all__ = [
     # arithmetic
@@ -345,8 +346,28 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
     return r if out is None else _into(out, r, "add")
 
 
+def _direct_inplace(input, other) -> bool:
+    """Whether `input op= other` may run as one ufunc writing into input's memory: nothing
+    to record, same-shape NumPy/CuPy float arrays of one dtype (an optimizer's update)."""
+    if not isinstance(other, Tensor) or (_state.enabled and (
+            input._requires_grad or other._requires_grad)) or input._is_inference:
+        return False
+    x, y = input._data, other._data
+    return (x.dtype == y.dtype and x.dtype.kind == "f" and x.shape == y.shape
+            and x.__class__ is y.__class__ and x.flags.writeable)
+
+
 def add_(input, other, *, alpha=1) -> Tensor:
+    if _direct_inplace(input, other) and _plain_number(alpha):
+        x, y = input._data, other._data
+        _xp(x).add(x, y if alpha == 1 else y * alpha, out=x)
+        input._version_counter[0] += 1
+        return input
     return apply_inplace(input, add, other, alpha=alpha)
+
+
+def _plain_number(alpha) -> bool:
+    return alpha.__class__ is int or alpha.__class__ is float
 
 
 class Sub(Function):
@@ -392,6 +413,8 @@ subtract = sub
 
 
 def sub_(input, other, *, alpha=1) -> Tensor:
+    if _direct_inplace(input, other) and _plain_number(alpha):
+        return add_(input, other, alpha=-alpha)
     return apply_inplace(input, sub, other, alpha=alpha)
 
 
@@ -1572,7 +1595,23 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return where(out > 0, grad, 0.0)
+        return ReluGrad.apply(grad, out)
+
+
+class ReluGrad(Function):
+    """relu's backward as one op: grad where out > 0, else 0 (torch's threshold_backward)."""
+
+    _node_name = "ThresholdBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, out):
+        ctx.save_for_backward(out)
+        return _make(grad._data * (out._data > 0))
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        (out,) = ctx.saved_tensors
+        return ReluGrad.apply(grad_grad, out), None
 
 
 def relu(input) -> Tensor:
