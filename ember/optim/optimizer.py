@@ -613,7 +613,7 @@ class _FlatBucket:
             xp.concatenate([p._grad._data.reshape(-1) for p in params], out=self.grad)
         for i in self.pinned:
             flat[offsets[i]:offsets[i + 1]] = params[i]._data.reshape(-1)
-        new = opt._apply(group, flat, self.grad, self.state)
+        new = _apply_chunked(opt, group, flat, self.grad, self.state)
         for i in self.pinned:
             params[i]._data[...] = flat[offsets[i]:offsets[i + 1]].reshape(params[i]._data.shape)
         for p in params:
@@ -623,6 +623,36 @@ class _FlatBucket:
             for k, arr in new.items():
                 self._adopt(k, [_make(arr[offsets[i]:offsets[i + 1]].reshape(p._data.shape))
                                 for i, p in enumerate(params)], sts)
+
+
+_CHUNK = 1 << 16  # elements per call of a formula on a flat buffer: its passes stay in cache
+
+
+def _apply_chunked(opt: Optimizer, group: dict, flat, grad, state: dict) -> dict | None:
+    """opt._apply over a flat bucket, one cache-sized chunk at a time.
+
+    A formula makes ~10 passes over its arrays; streamed over a whole group they run at
+    memory speed, chunk by chunk they run from cache. Elementwise state is sliced with the
+    parameters; per-parameter counters (`step`, ASGD's `eta` ...: one equal entry per
+    parameter, read through `_first`) are advanced by the first chunk only, the later
+    chunks reading copies of their values from before the step.
+    """
+    n = flat.size
+    if n <= _CHUNK:
+        return opt._apply(group, flat, grad, state)
+    counters = {k: v for k, v in state.items() if v.size != n}
+    before = {k: v.copy() for k, v in counters.items()}
+    created = {}
+    for start in range(0, n, _CHUNK):
+        part = slice(start, start + _CHUNK)
+        chunk_state = {k: v[part] for k, v in state.items() if v.size == n}
+        chunk_state.update(counters if start == 0 else {k: v.copy() for k, v in before.items()})
+        new = opt._apply(group, flat[part], grad[part], chunk_state)
+        for k, arr in (new or {}).items():
+            created.setdefault(k, []).append(arr)
+    if not created:
+        return None
+    return {k: _xp(flat).concatenate(parts) for k, parts in created.items()}
 
 
 def _movable(p: Tensor, free_buffers: set) -> bool:
