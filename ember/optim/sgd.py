@@ -62,7 +62,7 @@ def sgd(param, grad, momentum_buffer, *, lr: float, momentum: float, dampening: 
             momentum_buffer = g.copy()
         else:
             momentum_buffer *= momentum
-            momentum_buffer += (1 - dampening) * g
+            momentum_buffer += g if dampening == 0 else (1 - dampening) * g
         g = g + momentum * momentum_buffer if nesterov else momentum_buffer
     param += -lr * g
     return momentum_buffer
