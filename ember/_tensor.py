@@ -26,8 +26,8 @@ def _make(array, requires_grad: bool = False) -> Tensor:
     t = _new(Tensor)
     t._data = array
     t._version_counter = [0]
-    if requires_grad:
-        t._requires_grad = True
+    t._requires_grad = requires_grad
+    t.grad_fn = None
     if _state.inference:
         t._is_inference = True
     return t
@@ -36,11 +36,10 @@ def _make(array, requires_grad: bool = False) -> Tensor:
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("_data", "_version_counter", "__dict__", "__weakref__")
+    __slots__ = ("_data", "_version_counter", "_requires_grad", "grad_fn", "__dict__",
+                 "__weakref__")
     # Per-tensor state most tensors never set: class defaults, overridden per instance
-    # (keeping them out of __slots__ makes creating a tensor cheaper).
-    _requires_grad = False
-    grad_fn = None  # the Function node that produced this tensor; None for leaves
+    # (keeping these out of __slots__ makes creating a tensor cheaper).
     _grad = None  # .grad
     _output_nr = 0  # which output of grad_fn this tensor is
     _base = None  # for views: the tensor whose memory this one shares (never itself a view)

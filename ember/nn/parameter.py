@@ -20,6 +20,8 @@ class Parameter(Tensor):
         p = object.__new__(cls)
         p._data = data._data
         p._version_counter = data._version_counter
+        p._requires_grad = False
+        p.grad_fn = None
         if requires_grad:
             p.requires_grad_(True)
         return p
