@@ -1466,7 +1466,24 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (1 - out * out)
+        return TanhGrad.apply(grad, out)
+
+
+class TanhGrad(Function):
+    """tanh's backward as one op: grad * (1 - out^2) (torch's tanh_backward)."""
+
+    _node_name = "TanhBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, out):
+        ctx.save_for_backward(grad, out)
+        o = out._data
+        return _make(grad._data * (o.dtype.type(1) - o * o))
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        grad, out = ctx.saved_tensors
+        return TanhGrad.apply(grad_grad, out), grad_grad * grad * out * -2
 
 
 def tanh(input, *, out=None) -> Tensor:
@@ -1568,7 +1585,24 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad * (out * (1 - out))
+        return SigmoidGrad.apply(grad, out)
+
+
+class SigmoidGrad(Function):
+    """sigmoid's backward as one op: grad * out * (1 - out) (torch's sigmoid_backward)."""
+
+    _node_name = "SigmoidBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, out):
+        ctx.save_for_backward(grad, out)
+        o = out._data
+        return _make(grad._data * (o * (o.dtype.type(1) - o)))
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        grad, out = ctx.saved_tensors
+        return SigmoidGrad.apply(grad_grad, out), grad_grad * grad * (1 - 2 * out)
 
 
 def sigmoid(input, *, out=None) -> Tensor:
