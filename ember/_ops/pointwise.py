@@ -243,7 +243,12 @@ def _broadcast_error(*operands) -> RuntimeError:
 
 
 def _binary(ufunc, a, b):
-    x, y = _operands(a, b)
+    """ufunc(a, b) in torch's result dtype, with torch's broadcasting error."""
+    if a.__class__ is Tensor and b.__class__ is Tensor and \
+            a._data.dtype == b._data.dtype and a._data.__class__ is b._data.__class__:
+        x, y = a._data, b._data  # the common case, without _operands' general path
+    else:
+        x, y = _operands(a, b)
     try:
         return ufunc(x, y)
     except ValueError:

@@ -309,7 +309,8 @@ def _record(cls, ctx, args, kwargs):
     else:
         # The common case: one output (_n_outputs defaults to 1; _out_meta is only read
         # for multi-output nodes).
-        if _is_float(out._data.dtype) and not ctx._non_diff:
+        dt = out._data.dtype
+        if (dt.kind == "f" or dt == _BFLOAT16) and not ctx._non_diff:  # as _is_float
             if dirty and out._base is not None:
                 from ember._ops.inplace import rebase_view
                 rebase_view(out, ctx, 0)
