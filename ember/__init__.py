@@ -39,6 +39,15 @@ from ember import optim
 import ember.utils.data  # torch.utils.data is reachable after `import torch` too
 from ember import distributed
 from ember._tensor_str import set_printoptions
+# torch also exposes these nn.functional kernels at the top level, with the same signatures.
+from ember._ops.activation import celu, hardshrink, prelu, rrelu, selu, threshold
+from ember._ops.conv import (bilinear, conv1d, conv2d, conv3d, conv_transpose1d,
+                             conv_transpose2d, conv_transpose3d)
+from ember._ops.pooling import adaptive_avg_pool1d, avg_pool1d, max_pool1d, max_pool2d
+from ember._ops.vision import pixel_shuffle, pixel_unshuffle
+from ember._ops.normalization import cosine_similarity, pairwise_distance, rms_norm
+from ember.utils.dlpack import from_dlpack
+from ember import accelerator, backends
 from ember._threads import get_num_threads, set_num_threads
 
 
