@@ -51,3 +51,15 @@ def test_import_ember_does_not_import_cupy():
     code = "import sys, ember; print('cupy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_cuda_seeding_and_cache_calls_work_without_a_gpu():
+    import torch
+    for lib in (torch, ember):
+        lib.cuda.manual_seed(3)
+        lib.cuda.manual_seed_all(4)
+        lib.cuda.empty_cache()
+    if not ember.cuda.is_available():
+        assert ember.random._cuda_seed[0] == 4  # applied to generators created later
+        with pytest.raises(RuntimeError, match="NVIDIA driver"):
+            ember.cuda.get_device_name()
