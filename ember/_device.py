@@ -97,13 +97,43 @@ def device_of(array) -> device:
     return device("cuda", array.device.id)
 
 
-def to_device(array, dev: device):
-    """`array` on `dev` (the same object where it already is there)."""
+def to_device(array, dev: device, non_blocking: bool = False):
+    """`array` on `dev` (the same object where it already is there).
+
+    A host-to-GPU copy from page-locked memory with `non_blocking` is queued on the
+    current stream and returns at once, as in torch; later GPU work on that stream
+    waits for it. Every other copy is synchronous.
+    """
     if dev.type == "cpu":
         return array if isinstance(array, np.ndarray) else array.get()
     cupy = _cupy()
     with cupy.cuda.Device(dev.index or 0):
+        if non_blocking and isinstance(array, np.ndarray) and is_pinned(array):
+            out = cupy.empty(array.shape, array.dtype)
+            out.set(array, stream=cupy.cuda.get_current_stream())
+            return out
         return cupy.asarray(array)
+
+
+def pin(array: np.ndarray) -> np.ndarray:
+    """A copy of host `array` in page-locked memory, which the GPU can read asynchronously."""
+    _cupy()  # the clear error when CuPy is missing
+    import cupyx
+    out = cupyx.empty_pinned(array.shape, array.dtype)
+    np.copyto(out, array)
+    return out
+
+
+def is_pinned(array) -> bool:
+    """Whether a host array lives in page-locked memory (views of pinned memory are too)."""
+    if not isinstance(array, np.ndarray) or array.size == 0:
+        return False
+    from ember import cuda
+    if not cuda.is_available():
+        return False
+    runtime = _cupy().cuda.runtime
+    attributes = runtime.pointerGetAttributes(array.ctypes.data)
+    return attributes.type == getattr(runtime, "memoryTypeHost", 1)
 
 
 def as_device(dev) -> device:

@@ -469,10 +469,10 @@ class Tensor:
         return _sh.contiguous(self)
 
     def pin_memory(self, device=None) -> Tensor:
-        return self
+        return _cr.pin_memory(self)
 
     def is_pinned(self, device=None) -> bool:
-        return False
+        return _cr.is_pinned(self)
 
     def share_memory_(self) -> Tensor:
         return self

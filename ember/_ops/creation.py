@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 
+from ember import _device
 from ember import _dtype as _dt
 from ember import random as _random
 from ember._device import array_module, as_device, to_device
@@ -137,8 +138,10 @@ def _check_grad_dtype(dtype: _dt.dtype, requires_grad: bool) -> None:
                            "gradients")
 
 
-def _wrap(arr, requires_grad: bool, out=None) -> Tensor:
+def _wrap(arr, requires_grad: bool, out=None, pin_memory: bool = False) -> Tensor:
     """Wrap a freshly made array (already on its device) as a leaf, or write it into `out`."""
+    if pin_memory:
+        arr = _pinned_array(arr)
     if out is not None:
         return _into(out, arr)
     t = _make(arr)
@@ -148,13 +151,60 @@ def _wrap(arr, requires_grad: bool, out=None) -> Tensor:
     return t
 
 
-def _finish(arr, device, requires_grad: bool, out=None) -> Tensor:
+def _finish(arr, device, requires_grad: bool, out=None, pin_memory: bool = False) -> Tensor:
     """Move a freshly made NumPy array to `device` and wrap it."""
     if device is not None:
         dev = as_device(device)
         if dev.type != "cpu":
             arr = to_device(arr, dev)
-    return _wrap(arr, requires_grad, out)
+    return _wrap(arr, requires_grad, out, pin_memory)
+
+
+def _pinned_array(arr):
+    """`pin_memory=True` of the factories: a page-locked copy, which needs a GPU as in torch."""
+    if not isinstance(arr, np.ndarray):
+        raise RuntimeError("Only dense CPU tensors can be pinned")
+    if not _accelerator():
+        raise RuntimeError("pin_memory=True requires a CUDA or other accelerator backend; no "
+                           "pinned memory allocator is available on this system.")
+    return _device.pin(arr)
+
+
+def _accelerator() -> bool:
+    from ember import cuda
+    return cuda.is_available()
+
+
+# ----------------------------------------------------------------- pinned memory
+class PinMemory(Function):
+    """A copy in page-locked host memory; gradients pass straight through (torch's
+    `_pin_memory`)."""
+
+    _node_name = "PinMemoryBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        return _make(_device.pin(a._data))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def pin_memory(input: Tensor) -> Tensor:
+    """Tensor.pin_memory: `input` itself when already pinned, else a pinned copy."""
+    if input.device.type != "cpu":
+        raise RuntimeError(f"cannot pin '{input.type()}' only dense CPU tensors can be pinned")
+    if not _accelerator():
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    if _device.is_pinned(input._data):
+        return input
+    return PinMemory.apply(input)
+
+
+def is_pinned(input: Tensor) -> bool:
+    """Tensor.is_pinned: whether the data lives in page-locked host memory."""
+    return _device.is_pinned(input._data)
 
 
 def _into(out: Tensor, arr) -> Tensor:
@@ -342,11 +392,12 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
             device = data.device
         if dtype is not None:
             arr = _cast(arr, dtype)
-        return _finish(arr, device, requires_grad)
+        return _finish(arr, device, requires_grad, pin_memory=pin_memory)
     if isinstance(data, np.ndarray):
         _check_ndarray(data)
         arr = np.array(data, dtype=_numpy_dtype(data.dtype).np)
-        return _finish(arr if dtype is None else _cast(arr, dtype), device, requires_grad)
+        return _finish(arr if dtype is None else _cast(arr, dtype), device, requires_grad,
+                       pin_memory=pin_memory)
     inferred, has_tensor, no_index = _infer_dtype(data)
     if no_index:
         _check_storable(no_index, dtype or inferred)
@@ -363,7 +414,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
             np.int64 if inferred is not _dt.bool else np.bool_))
         _check_fits(arr, dtype, dtype.name)
         arr = _cast(arr, dtype)
-    return _finish(arr, device, requires_grad)
+    return _finish(arr, device, requires_grad, pin_memory=pin_memory)
 
 
 def _mixed_to_int(data, dtype: _dt.dtype):
@@ -456,7 +507,7 @@ def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad: 
     shape = _size_args(size, kwargs.pop("size", None), "zeros")
     dtype = _float_default(dtype)
     _check_grad_dtype(dtype, requires_grad)
-    return _finish(np.zeros(shape, dtype.np), device, requires_grad, out)
+    return _finish(np.zeros(shape, dtype.np), device, requires_grad, out, pin_memory=pin_memory)
 
 
 def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
@@ -465,7 +516,7 @@ def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad: b
     shape = _size_args(size, kwargs.pop("size", None), "ones")
     dtype = _float_default(dtype)
     _check_grad_dtype(dtype, requires_grad)
-    return _finish(np.ones(shape, dtype.np), device, requires_grad, out)
+    return _finish(np.ones(shape, dtype.np), device, requires_grad, out, pin_memory=pin_memory)
 
 
 def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
@@ -474,7 +525,7 @@ def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad: 
     shape = _size_args(size, kwargs.pop("size", None), "empty")
     dtype = _float_default(dtype)
     _check_grad_dtype(dtype, requires_grad)
-    return _finish(np.empty(shape, dtype.np), device, requires_grad, out)
+    return _finish(np.empty(shape, dtype.np), device, requires_grad, out, pin_memory=pin_memory)
 
 
 def _fill_scalar(fill_value, fn: str):
@@ -530,7 +581,8 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
     dtype = _dt._scalar_dtype(value) if dtype is None else _as_dtype(dtype)
     _check_fill(value, dtype)
     _check_grad_dtype(dtype, requires_grad)
-    return _finish(_fill_array(shape, value, dtype), device, requires_grad, out)
+    return _finish(_fill_array(shape, value, dtype), device, requires_grad, out,
+                   pin_memory=pin_memory)
 
 
 def _like(input: Tensor, dtype, device, fn: str):
@@ -934,7 +986,8 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     if not dtype.is_floating_point:
         raise _not_implemented("check_uniform_bounds", dtype)
     g = _random.generator_for(generator, _draw_device(device))
-    return _wrap(_uniform01(g, shape, dtype).astype(dtype.np, copy=False), requires_grad, out)
+    return _wrap(_uniform01(g, shape, dtype).astype(dtype.np, copy=False), requires_grad, out,
+                 pin_memory=pin_memory)
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
@@ -946,7 +999,8 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     if not dtype.is_floating_point:
         raise _not_implemented("normal_kernel_cpu", dtype)
     g = _random.generator_for(generator, _draw_device(device))
-    return _wrap(_normal01(g, shape, dtype).astype(dtype.np, copy=False), requires_grad, out)
+    return _wrap(_normal01(g, shape, dtype).astype(dtype.np, copy=False), requires_grad, out,
+                 pin_memory=pin_memory)
 
 
 def _int_bound(x, name: str):

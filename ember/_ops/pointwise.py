@@ -2717,11 +2717,11 @@ class ToCopy(Function):
     _node_name = "ToCopyBackward0"
 
     @staticmethod
-    def forward(ctx, a, dtype, device):
+    def forward(ctx, a, dtype, device, non_blocking=False):
         ctx.src_device = a.device
         arr = a._data
         if device is not None and device != a.device:
-            arr = to_device(arr, device)
+            arr = to_device(arr, device, non_blocking)
         if dtype is not None and arr.dtype != dtype.np:
             arr = arr.astype(dtype.np)
         elif arr is a._data:
@@ -2732,7 +2732,7 @@ class ToCopy(Function):
     def backward(ctx, grad):
         if grad.device != ctx.src_device:
             grad = to(grad, ctx.src_device)
-        return grad, None, None
+        return grad, None, None, None
 
 
 def to_dtype(input: Tensor, dtype: _dt.dtype, copy: bool = False) -> Tensor:
@@ -2751,7 +2751,7 @@ def to(input: Tensor, *args, dtype=None, device=None, non_blocking: bool = False
         elif isinstance(a, Tensor):
             dtype, device = a.dtype, a.device
         elif isinstance(a, bool):
-            continue  # the positional non_blocking flag: copies here are synchronous
+            non_blocking = a  # to(device, dtype, non_blocking) positionally
         elif a is not None:
             device = a
     device = as_device(device) if device is not None else None
@@ -2761,7 +2761,7 @@ def to(input: Tensor, *args, dtype=None, device=None, non_blocking: bool = False
     same_dtype = dtype is None or dtype is input.dtype
     if same_dev and same_dtype and not copy:
         return input
-    return ToCopy.apply(input, dtype, None if same_dev else device)
+    return ToCopy.apply(input, dtype, None if same_dev else device, non_blocking)
 
 
 class Clone(Function):
