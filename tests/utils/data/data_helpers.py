@@ -66,4 +66,33 @@ def live_children() -> list[int]:
     return out
 
 
-__all__ = ["same_batch", "lib_tensor", "shm_blocks", "live_children", "ember"]
+def fake_pinned_memory(monkeypatch) -> list[tuple[int, int]]:
+    """Stand in for CuPy's page-locked allocator on a machine without a GPU.
+
+    ember.cuda reports a GPU, `pin` copies into an ordinary buffer and remembers its
+    address range, and `is_pinned` looks addresses up there, so everything above the
+    allocator (Tensor.pin_memory, the factories, the DataLoader's pin thread) runs as it
+    would with a GPU. Returns the list of pinned (start, end) ranges.
+    """
+    from ember import _device
+    ranges: list[tuple[int, int]] = []
+
+    def pin(array):
+        out = np.empty_like(array, order="C")
+        np.copyto(out, array)
+        ranges.append((out.ctypes.data, out.ctypes.data + out.nbytes))
+        return out
+
+    def is_pinned(array):
+        if not isinstance(array, np.ndarray) or array.size == 0:
+            return False
+        return any(lo <= array.ctypes.data < hi for lo, hi in ranges)
+
+    monkeypatch.setattr(ember.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(_device, "pin", pin)
+    monkeypatch.setattr(_device, "is_pinned", is_pinned)
+    return ranges
+
+
+__all__ = ["same_batch", "lib_tensor", "shm_blocks", "live_children", "fake_pinned_memory",
+           "ember"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.utils.data as tud
-from data_helpers import live_children, same_batch, shm_blocks
+from data_helpers import fake_pinned_memory, live_children, same_batch, shm_blocks
 from spawn_dataset import Images
 from test_dataloader import MapDS, make_iterable
 
@@ -240,11 +240,13 @@ def test_inline_debug_mode(monkeypatch):
 
 def test_pin_memory_thread_path(monkeypatch):
     # With an accelerator the batches pass through the pin-memory thread; force that path.
-    monkeypatch.setattr(dl_mod, "_accelerator_available", lambda: True)
+    fake_pinned_memory(monkeypatch)
     loader = eud.DataLoader(Images(12), batch_size=4, num_workers=2, pin_memory=True)
     it = iter(loader)
     assert it._pin_memory_thread is not None
-    out = [b[1].tolist() for b in it]
+    batches = list(it)
+    assert all(x.is_pinned() for b in batches for x in b)
+    out = [b[1].tolist() for b in batches]
     assert out == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
     assert it._pin_memory_thread is None  # joined at shutdown
     del it
@@ -256,19 +258,22 @@ def test_pin_memory_thread_path(monkeypatch):
     thread.join(timeout=3)
     assert not thread.is_alive()
     assert_clean()
-    single = [b[1].tolist() for b in eud.DataLoader(Images(4), batch_size=2, pin_memory=True)]
-    assert single == [[0, 1], [2, 3]]
+    single = list(eud.DataLoader(Images(4), batch_size=2, pin_memory=True))
+    assert [b[1].tolist() for b in single] == [[0, 1], [2, 3]]
+    assert all(x.is_pinned() for b in single for x in b)
 
 
-def test_pin_memory_helpers_keep_structure():
+def test_pin_memory_helpers_keep_structure(monkeypatch):
     import queue as pyqueue
     import threading
 
     from ember.utils.data._utils import pin_memory as pm
+    fake_pinned_memory(monkeypatch)
     batch = {"x": ember.ones(2), "meta": [("a", ember.zeros(1))], "n": 3}
     pinned = pm.pin_memory(batch)
     assert list(pinned) == ["x", "meta", "n"] and pinned["n"] == 3
     assert pinned["meta"][0][0] == "a" and pinned["x"].tolist() == [1.0, 1.0]
+    assert pinned["x"].is_pinned() and not batch["x"].is_pinned()
     src, dst, done = pyqueue.Queue(), pyqueue.Queue(), threading.Event()
     t = threading.Thread(target=pm._pin_memory_loop, args=(src, dst, None, done))
     t.start()
