@@ -394,10 +394,11 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
             arr = _cast(arr, dtype)
         return _finish(arr, device, requires_grad, pin_memory=pin_memory)
     if isinstance(data, np.ndarray):
+        if pin_memory:
+            raise RuntimeError("Can't pin tensor constructed from numpy")
         _check_ndarray(data)
         arr = np.array(data, dtype=_numpy_dtype(data.dtype).np)
-        return _finish(arr if dtype is None else _cast(arr, dtype), device, requires_grad,
-                       pin_memory=pin_memory)
+        return _finish(arr if dtype is None else _cast(arr, dtype), device, requires_grad)
     inferred, has_tensor, no_index = _infer_dtype(data)
     if no_index:
         _check_storable(no_index, dtype or inferred)
