@@ -21,6 +21,7 @@ from ember._ops.inplace import _type_name, apply_inplace
 from ember._ops.pointwise import _check_same_device, mul
 from ember._ops.shape import _wrap_dim
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import _AUTOCAST, autocast_lower
 from ember.autograd.function import Function
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "vdot", "inner", "outer", "ger", "addmm",
@@ -188,6 +189,7 @@ class Mm(Function):
 
 def mm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     """Matrix product of two 2-D tensors (no broadcasting; see matmul for that)."""
+    if _AUTOCAST: input, mat2 = autocast_lower(input, mat2)
     _check_tensor(input, "mm", "input", 1)
     _check_tensor(mat2, "mm", "mat2", 2)
     return _write_out(out, Mm.apply(input, mat2), "mm")
@@ -224,6 +226,7 @@ def _check_batch2(batch: int, k: int, y_shape) -> None:
 
 def bmm(input: Tensor, mat2: Tensor, *, out: Tensor | None = None) -> Tensor:
     """Batched matrix product of (b, n, m) and (b, m, p) tensors (batch sizes must match)."""
+    if _AUTOCAST: input, mat2 = autocast_lower(input, mat2)
     _check_tensor(mat2, "bmm", "mat2", 2)
     return _write_out(out, Bmm.apply(input, mat2), "bmm")
 
@@ -393,6 +396,7 @@ def _check_matmul(a: Tensor, b: Tensor) -> None:
 def matmul(input: Tensor, other: Tensor, *, out: Tensor | None = None) -> Tensor:
     """torch.matmul: dot (1-D, 1-D), mv (2-D, 1-D), mm (2-D, 2-D), else batched with
     broadcast batch dims, where a 1-D operand becomes a row/column and is squeezed away."""
+    if _AUTOCAST: input, other = autocast_lower(input, other)
     _check_tensor(input, "matmul", "input", 1)
     _check_tensor(other, "matmul", "other", 2)
     da, db = input._data.ndim, other._data.ndim
@@ -555,6 +559,7 @@ def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1,
           out: Tensor | None = None) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2), input broadcast to the product's shape
     (with beta=0 input is ignored, NaNs included)."""
+    if _AUTOCAST: input, mat1, mat2 = autocast_lower(input, mat1, mat2)
     return _write_out(out, Addmm.apply(input, mat1, mat2, _coef(beta, mat1), _coef(alpha, mat1)),
                       "addmm")
 
@@ -605,6 +610,7 @@ class Baddbmm(Function):
 def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
             out: Tensor | None = None) -> Tensor:
     """beta * input + alpha * bmm(batch1, batch2), input broadcast to (b, n, p)."""
+    if _AUTOCAST: input, batch1, batch2 = autocast_lower(input, batch1, batch2)
     return _write_out(out, Baddbmm.apply(input, batch1, batch2, _coef(beta, batch1),
                                          _coef(alpha, batch1)), "baddbmm")
 
@@ -655,6 +661,7 @@ class Addbmm(Function):
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
            out: Tensor | None = None) -> Tensor:
     """beta * input + alpha * sum over the batch of batch1[i] @ batch2[i]."""
+    if _AUTOCAST: input, batch1, batch2 = autocast_lower(input, batch1, batch2)
     return _write_out(out, Addbmm.apply(input, batch1, batch2, _coef(beta, batch1),
                                         _coef(alpha, batch1)), "addbmm")
 
@@ -961,6 +968,7 @@ def einsum(*args) -> Tensor:
         raise TypeError(f"einsum(): argument 'equation' (position 1) must be str, not "
                         f"{type(equation).__name__}")
     eq = _normalize_einsum(equation, operands)
+    if _AUTOCAST and len(operands) > 1: operands = autocast_lower(*operands)
     first = operands[0]
     for t in operands[1:]:
         if t._data.dtype != first._data.dtype:
