@@ -34,6 +34,7 @@ from ember._ops.pointwise import (
 from ember._ops.shape import _wrap_dim, cat
 from ember._ops.softmax import softmax
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import _AUTOCAST, autocast_lower
 from ember.autograd.function import Function
 
 __all__ = [
@@ -843,6 +844,7 @@ class PreluKernel(Function):
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:
     """leaky_relu with a learned slope: one per channel (dim 1) or one shared."""
+    if _AUTOCAST: input, weight = autocast_lower(input, weight)
     if input.dtype is not weight.dtype:
         if not input.dtype.is_floating_point:
             raise _not_implemented("prelu_cpu", input.dtype)

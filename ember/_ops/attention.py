@@ -18,6 +18,7 @@ from ember._ops.conv import linear
 from ember._ops.dropout import dropout
 from ember._ops.softmax import softmax
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import _AUTOCAST, autocast_lower
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -41,6 +42,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     the scores. `is_causal` applies a lower-triangular mask (and excludes `attn_mask`).
     `enable_gqa` repeats key/value heads (dim -3) to match the query's heads.
     """
+    if _AUTOCAST: query, key, value, attn_mask = autocast_lower(query, key, value, attn_mask)
     L, S = query.shape[-2], key.shape[-2]
     scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
     if is_causal:

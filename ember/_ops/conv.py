@@ -28,6 +28,7 @@ from ember._device import array_module as _xp
 from ember._ops.inplace import _type_name
 from ember._ops.linalg import _C_NAME, _expand_error, matmul, mm
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import _AUTOCAST, autocast_lower, autocast_off
 from ember.autograd.function import Function
 
 __all__ = ["linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
@@ -356,6 +357,7 @@ def _check_groups(weight: Tensor, groups: int) -> None:
 
 
 def _convnd(input, weight, bias, stride, padding, dilation, groups, nd: int, fn: str):
+    if _AUTOCAST: input, weight, bias = autocast_lower(input, weight, bias)
     unbatched = _check_operands(input, weight, bias, fn, nd)
     k = weight.ndim - 2
     stride = _int_tuple(stride, k, "stride")
@@ -420,6 +422,7 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 def _conv_transposend(input, weight, bias, stride, padding, output_padding, groups, dilation,
                       nd: int, fn: str):
+    if _AUTOCAST: input, weight, bias = autocast_lower(input, weight, bias)
     if isinstance(padding, str):
         raise TypeError(f"{fn}(): argument 'padding' must be tuple of ints, not str")
     unbatched = _check_operands(input, weight, bias, fn, nd)
@@ -672,6 +675,7 @@ class Linear(Function):
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """input @ weight.T + bias for input (*, in_features), weight (out_features,
     in_features): one GEMM and one graph node, named as torch names it."""
+    if _AUTOCAST: input, weight, bias = autocast_lower(input, weight, bias)
     try:
         x, w = input._data, weight._data
     except AttributeError:
@@ -718,6 +722,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
              bias: Tensor | None = None) -> Tensor:
     """y[..., o] = input1[..., i] weight[o, i, j] input2[..., j] + bias[o]: one GEMM for
     input1 against every (o, j) pair, then a product with input2 summed over j."""
+    if _AUTOCAST: return autocast_off(bilinear, input1, input2, weight, bias)  # one kernel in torch
     if weight.ndim != 3:
         raise RuntimeError(f"bilinear(): weight must be 3-dimensional, but got "
                            f"{weight.ndim}D")
