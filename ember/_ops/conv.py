@@ -28,7 +28,7 @@ from ember._device import array_module as _xp
 from ember._ops.inplace import _type_name
 from ember._ops.linalg import _C_NAME, _expand_error, matmul, mm
 from ember._tensor import Tensor, _make
-from ember.amp.autocast_mode import _AUTOCAST, autocast_lower, autocast_off
+from ember.amp.autocast_mode import _AUTOCAST, autocast_lower
 from ember.autograd.function import Function
 
 __all__ = ["linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
@@ -722,7 +722,6 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
              bias: Tensor | None = None) -> Tensor:
     """y[..., o] = input1[..., i] weight[o, i, j] input2[..., j] + bias[o]: one GEMM for
     input1 against every (o, j) pair, then a product with input2 summed over j."""
-    if _AUTOCAST: return autocast_off(bilinear, input1, input2, weight, bias)  # one kernel in torch
     if weight.ndim != 3:
         raise RuntimeError(f"bilinear(): weight must be 3-dimensional, but got "
                            f"{weight.ndim}D")

@@ -15,8 +15,6 @@ When it is on, the helper reads this thread's state and casts:
     to the autocast dtype (bfloat16 on CPU by default, float16 on CUDA);
   * `autocast_fp32` (torch's CPU "fp32" ops: the losses, prod, cdist, trace,
     3-D pools, reflection/replication padding ...): half inputs go to float32;
-  * `autocast_off` runs an op with autocast disabled, for composite ops torch
-    computes as one kernel outside the list (bilinear).
 Every cast is an ordinary recorded `to(dtype)` (ToCopyBackward0), so the gradient
 of a float32 leaf comes back as float32. Casts of float32 leaf weights are cached
 until the outermost autocast region exits, as torch does, so a weight used twice
@@ -125,18 +123,6 @@ def autocast_fp32(*args) -> tuple:
     return tuple(out)
 
 
-def autocast_off(fn, *args, **kwargs):
-    """fn(*args, **kwargs) with autocast disabled on every device type while it runs."""
-    saved = _state.on
-    _state.on = {}
-    _sync()
-    try:
-        return fn(*args, **kwargs)
-    finally:
-        _state.on = saved
-        _sync()
-
-
 # ----------------------------------------------------------------- state queries
 def is_autocast_enabled(device_type: str | None = None) -> bool:
     """Whether autocast is on for `device_type` (no argument: CUDA, as in torch)."""
@@ -149,7 +135,7 @@ def set_autocast_enabled(device_type, enabled: bool | None = None) -> None:
     if enabled is None:
         device_type, enabled = "cuda", device_type
     _check_type(device_type)
-    _state.on = dict(_state.on)  # a new dict: autocast_off may hold the old one
+    _state.on = dict(_state.on)
     if enabled:
         _state.on[device_type] = _state.dtype[device_type]
     else:
@@ -286,9 +272,11 @@ def custom_fwd(fwd=None, *, device_type: str, cast_inputs: _dt.dtype | None = No
     @functools.wraps(fwd)
     def decorate_fwd(*args, **kwargs):
         ctx = args[0]
-        ctx._fwd_used_autocast = is_autocast_enabled(device_type)
         ctx._dtype = get_autocast_dtype(device_type)
-        if cast_inputs is None or not ctx._fwd_used_autocast:
+        on = is_autocast_enabled(device_type)
+        # with cast_inputs, forward ran without autocast, and so will backward
+        ctx._fwd_used_autocast = on and cast_inputs is None
+        if cast_inputs is None or not on:
             return fwd(*args, **kwargs)
         args = [_cast_floating(a, cast_inputs, device_type) for a in args]
         kwargs = {k: _cast_floating(v, cast_inputs, device_type) for k, v in kwargs.items()}
