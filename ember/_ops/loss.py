@@ -23,6 +23,7 @@ from ember._device import array_module as _xp
 from ember._ops.inplace import _type_name
 from ember._ops.pointwise import _broadcast_error, _silent, where
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import _AUTOCAST, autocast_fp32
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import _state
 
@@ -164,6 +165,7 @@ def _weight_reduction(reduction: str) -> None:
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None, reduction: str = "mean",
             weight: Tensor | None = None) -> Tensor:
     """Mean absolute error; `weight` (input's shape) weights each element."""
+    if _AUTOCAST: input, target = autocast_fp32(input, target)
     _size_warning(input, target)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
@@ -202,6 +204,7 @@ class MseLoss(Function):
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mean squared error; `weight` (input's shape) weights each element."""
+    if _AUTOCAST: input, target = autocast_fp32(input, target)
     _size_warning(input, target)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
@@ -240,6 +243,7 @@ class SmoothL1Loss(Function):
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Quadratic below `beta`, linear above (beta=0 is the L1 loss)."""
+    if _AUTOCAST: input, target = autocast_fp32(input, target)
     _size_warning(input, target)
     reduction = _reduction(reduction, size_average, reduce)
     if beta < 0:
@@ -276,6 +280,7 @@ class HuberLoss(Function):
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """Quadratic below `delta`, delta-scaled linear above; `weight` weights each element."""
+    if _AUTOCAST: input, target = autocast_fp32(input, target)
     _size_warning(input, target)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
@@ -313,6 +318,7 @@ class SoftMarginLoss(Function):
 def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                      reduction: str = "mean") -> Tensor:
     """log(1 + exp(-target * input)) for targets of +1/-1."""
+    if _AUTOCAST: input, target = autocast_fp32(input, target)
     _no_grad_arg(target, "soft_margin_loss", "target")
     return SoftMarginLoss.apply(input, target, _reduction(reduction, size_average, reduce))
 
@@ -320,6 +326,7 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=No
 def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, -target * (input1 - input2) + margin)."""
+    if _AUTOCAST: input1, input2, target = autocast_fp32(input1, input2, target)
     reduction = _reduction(reduction, size_average, reduce)
     if input1.ndim != input2.ndim or input1.ndim != target.ndim:
         raise RuntimeError("margin_ranking_loss : All input tensors should have same dimension but "
@@ -331,6 +338,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, size_average=None,
                          reduce=None, reduction: str = "mean") -> Tensor:
     """input where target is 1, max(0, margin - input) where it is -1."""
+    if _AUTOCAST: input, target = autocast_fp32(input, target)
     reduction = _reduction(reduction, size_average, reduce)
     zeros = input.new_zeros(())
     on_margin = where(target != 1, (margin - input).clamp_min(0), zeros)
@@ -341,6 +349,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0, siz
 def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0,
                           size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """1 - cos(input1, input2) for target 1, max(0, cos - margin) for target -1."""
+    if _AUTOCAST: input1, input2, target = autocast_fp32(input1, input2, target)
     reduction = _reduction(reduction, size_average, reduce)
     tdim = target.ndim
     if tdim > 1:
@@ -376,6 +385,7 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
                         reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, margin + d(anchor, positive) - d(anchor, negative)) with p-norm distances;
     `swap` uses d(positive, negative) when that is smaller."""
+    if _AUTOCAST: anchor, positive, negative = autocast_fp32(anchor, positive, negative)
     reduction = _reduction(reduction, size_average, reduce)
     _triplet_dims(anchor, positive, negative)
     d_pos = _pairwise_distance(anchor, positive, p, eps)
@@ -464,6 +474,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
                       weight: Tensor | None = None, size_average=None, reduce=None,
                       reduction: str = "mean") -> Tensor:
     """Multi-class hinge loss: sum over wrong classes of max(0, margin - x[y] + x[i])^p / C."""
+    if _AUTOCAST: input, target, weight = autocast_fp32(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     if p not in (1, 2):
         raise ValueError("only p == 1 and p == 2 supported")
@@ -496,6 +507,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
                            reduction: str = "mean") -> Tensor:
     """Multi-label hinge loss: for each listed target class j (a row of class indices ended
     by -1) and each class i not listed, max(0, 1 - (x[j] - x[i])), summed and divided by C."""
+    if _AUTOCAST: input, target = autocast_fp32(input, target)
     reduction = _reduction(reduction, size_average, reduce)
     if input.ndim > 2 or input.shape != target.shape:
         raise RuntimeError("inconsistent target size: " + str(list(target.shape)) +
@@ -577,6 +589,7 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """-w (t log x + (1 - t) log(1 - x)) for probabilities x; logs are clamped at -100."""
+    if _AUTOCAST: input, target, weight = autocast_fp32(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     if target.shape != input.shape:
         raise ValueError(f"Using a target size ({target.shape}) that is different to the input "
@@ -641,6 +654,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
                                      pos_weight: Tensor | None = None) -> Tensor:
     """binary_cross_entropy(sigmoid(input), target) computed stably from the logits;
     `pos_weight` scales the positive term per class."""
+    if _AUTOCAST:
+        input, target, weight, pos_weight = autocast_fp32(input, target, weight, pos_weight)
     reduction = _reduction(reduction, size_average, reduce)
     if target.shape != input.shape:
         raise ValueError(f"Target size ({target.shape}) must be the same as input size "
@@ -769,6 +784,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """-input[n, target[n], ...] (log-probabilities in, class indices as targets); the mean
     divides by the summed weight of the targets that are not `ignore_index`."""
+    if _AUTOCAST: input, target, weight = autocast_fp32(input, target, weight)
     return _nll(input, target, weight, _reduction(reduction, size_average, reduce), ignore_index)
 
 
@@ -832,6 +848,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
 
     `target` holds class indices (shape (N, d1, ...)) or, with input's shape, class
     probabilities. With `label_smoothing` e the target mixes in e / C of each class."""
+    if _AUTOCAST: input, target, weight = autocast_fp32(input, target, weight)
     reduction = _reduction(reduction, size_average, reduce)
     cdim = 0 if input.ndim == 1 else 1
     if not input.dtype.is_floating_point:
@@ -949,6 +966,7 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None, reduct
            log_target: bool = False) -> Tensor:
     """Pointwise KL divergence target * (log target - input), input given as log-probabilities;
     'batchmean' divides the sum by the batch size."""
+    if _AUTOCAST: input, target = autocast_fp32(input, target)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
     else:
@@ -977,6 +995,7 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full
                      reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of a Poisson target: exp(input) - target * input for log-rates
     (rate - target * log(rate + eps) otherwise); `full` adds the Stirling term."""
+    if _AUTOCAST: input, target = autocast_fp32(input, target)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
     if reduction not in ("none", "mean", "sum"):
@@ -1142,6 +1161,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     targets padded (N, S) or concatenated (sum(target_lengths),); 'mean' divides each
     sample's loss by its target length, then averages; `zero_infinity` zeroes impossible
     alignments (and their gradients)."""
+    if _AUTOCAST: log_probs, = autocast_fp32(log_probs)
     reduction = _reduction(reduction)
     batched = log_probs.ndim == 3
     lp = log_probs if batched else log_probs.unsqueeze(1)

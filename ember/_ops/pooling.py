@@ -15,6 +15,7 @@ import numpy as np
 from ember._device import array_module as _xp
 from ember._ops.shape import squeeze, unsqueeze
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import _AUTOCAST, autocast_fp32
 from ember.autograd.function import Function
 
 __all__ = [
@@ -340,6 +341,7 @@ def max_pool3d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, 
 def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """3-d max pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    if _AUTOCAST: input, = autocast_fp32(input)
     out = _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, "max_pool3d")
     return out if return_indices else out[0]
 
@@ -489,6 +491,7 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """3-d average pooling over (N, C, D, H, W) or (C, D, H, W)."""
+    if _AUTOCAST: input, = autocast_fp32(input)
     return _avg_pool(input, 3, kernel_size, stride, padding, ceil_mode, count_include_pad,
                      divisor_override, "avg_pool3d")
 

@@ -25,6 +25,7 @@ from ember._device import array_module as _xp
 from ember._ops.inplace import _type_name
 from ember._ops.shape import _wrap_dim
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import _AUTOCAST, autocast_fp32
 from ember.autograd.function import Function
 
 __all__ = [
@@ -304,6 +305,7 @@ class ProdDim(Prod):
 
 def prod(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Product over one `dim` (or all); bools and integers multiply in int64 unless `dtype`."""
+    if _AUTOCAST: input, = autocast_fp32(input)
     if dim is None:
         if keepdim:
             raise TypeError("prod(): keepdim=True needs an int dim")

@@ -22,6 +22,7 @@ from ember._device import array_module as _xp
 from ember._device import to_device
 from ember._ops.inplace import _type_name, apply_inplace, set_view
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import _AUTOCAST, autocast_fp32
 from ember.autograd.function import Function, _check_inplace
 from ember.autograd.grad_mode import _state
 
@@ -1723,6 +1724,7 @@ class Trace(Function):
 
 def trace(input: Tensor) -> Tensor:
     """Sum of the main diagonal of a matrix (integers sum in int64)."""
+    if _AUTOCAST: input, = autocast_fp32(input)
     n = input._data.ndim
     if n != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {n}")

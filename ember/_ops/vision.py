@@ -18,6 +18,7 @@ import numpy as np
 
 from ember._device import array_module as _xp
 from ember._tensor import Tensor, _make
+from ember.amp.autocast_mode import _AUTOCAST, autocast_fp32
 from ember.autograd.function import Function
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear",
@@ -238,6 +239,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value: float | None = None) 
     if n not in (1, 2, 3) or ndim not in (n + 1, n + 2):
         raise NotImplementedError(f"Padding size {len(pads)} is not supported for {ndim}D "
                                   f"input tensor.\n{_PAD_SIZES}")
+    if _AUTOCAST and (mode == "replicate" or mode == "reflect" and n < 3):
+        input, = autocast_fp32(input)  # torch's reflection/replication kernels in float32
     shape = input._data.shape
     if mode != "circular" and 0 in shape[ndim - n - 1:]:
         raise RuntimeError(f"Expected {n + 1}D or {n + 2}D (batch mode) tensor with possibly 0 "
