@@ -35,6 +35,14 @@ from ember.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabl
 from ember import cuda, linalg, return_types
 from ember import nn
 from ember.serialization import load, save
+from ember import amp
+from ember.amp.autocast_mode import (autocast, autocast_decrement_nesting,
+                                     autocast_increment_nesting, clear_autocast_cache,
+                                     get_autocast_cpu_dtype, get_autocast_dtype,
+                                     get_autocast_gpu_dtype, is_autocast_cache_enabled,
+                                     is_autocast_cpu_enabled, is_autocast_enabled,
+                                     set_autocast_cache_enabled, set_autocast_dtype,
+                                     set_autocast_enabled)
 from ember import optim
 import ember.utils.data  # torch.utils.data is reachable after `import torch` too
 from ember import distributed

@@ -67,3 +67,6 @@ def empty_cache() -> None:
     if cupy is not None and is_available():
         cupy.get_default_memory_pool().free_all_blocks()
         cupy.get_default_pinned_memory_pool().free_all_blocks()
+
+
+from ember.cuda import amp  # noqa: E402  (torch.cuda.amp after `import torch`)
