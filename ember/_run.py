@@ -7,8 +7,9 @@
 How it works. `install_torch_alias()` puts `_TorchAliasFinder` first on `sys.meta_path`.
 When the program imports `torch` or `torch.X`, the finder imports `ember` / `ember.X`
 and hands back that very module object, so `torch.nn.Module is ember.nn.Module` and
-there is exactly one copy of every class. The finder is installed only by this runner;
-`import ember` never installs it.
+there is exactly one copy of every class. `torchvision` and `torchvision.X` are served
+the same way by `ember.vision` / `ember.vision.X`. The finder is installed only by this
+runner; `import ember` never installs it.
 
 Missing API. Under the runner every ember module gets a module-level `__getattr__`
 (PEP 562) that first tries a submodule of that name (torch imports `torch.fft`,
@@ -37,8 +38,8 @@ __all__ = ["MissingTorchAttributeError", "MissingTorchModuleError", "install_tor
 _USAGE = """usage: ember run [--report] script.py [args...]
        ember run -m module [args...]
 
-Runs an unmodified PyTorch program with `torch` (and every `torch.*` module) served
-by ember. --report lists the torch APIs the script uses and which ember lacks,
+Runs an unmodified PyTorch program with `torch` and `torchvision` (and their
+submodules) served by ember. --report lists the torch APIs the script uses and which ember lacks,
 without running it (exit status 1 when something is missing)."""
 
 
@@ -57,16 +58,32 @@ class MissingTorchModuleError(ModuleNotFoundError):
     torch_name: str = ""
 
 
+# (torch package, the ember package serving it); the more specific ember name first, so
+# `ember.vision.X` reads back as `torchvision.X`, not `torch.vision.X`.
+_ALIASES = (("torchvision", "ember.vision"), ("torch", "ember"))
+
+
+def _under(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
 def _ember_name(torch_name: str) -> str:
-    return "ember" + torch_name[len("torch"):]
+    for torch_pkg, ember_pkg in _ALIASES:
+        if _under(torch_name, torch_pkg):
+            return ember_pkg + torch_name[len(torch_pkg):]
+    raise ValueError(f"{torch_name!r} is not a torch or torchvision name")
 
 
 def _torch_name(ember_name: str) -> str:
-    return "torch" + ember_name[len("ember"):]
+    for torch_pkg, ember_pkg in _ALIASES:
+        if _under(ember_name, ember_pkg):
+            return torch_pkg + ember_name[len(ember_pkg):]
+    raise ValueError(f"{ember_name!r} is not an ember name")
 
 
 def _is_torch_name(fullname: str) -> bool:
-    return fullname == "torch" or fullname.startswith("torch.")
+    """`torch`, `torchvision` or a submodule of either."""
+    return any(_under(fullname, torch_pkg) for torch_pkg, _ in _ALIASES)
 
 
 def _import_ember_module(ember_name: str) -> types.ModuleType | None:
@@ -160,7 +177,8 @@ class _AliasLoader(importlib.abc.Loader):
 
 
 class _TorchAliasFinder(importlib.abc.MetaPathFinder):
-    """Maps `torch` / `torch.X` imports onto `ember` / `ember.X`."""
+    """Maps `torch` / `torch.X` imports onto `ember` / `ember.X`, and `torchvision` /
+    `torchvision.X` onto `ember.vision` / `ember.vision.X`."""
 
     def find_spec(self, fullname, path=None, target=None):
         if not _is_torch_name(fullname):
@@ -177,9 +195,9 @@ class _TorchAliasFinder(importlib.abc.MetaPathFinder):
 
 
 def install_torch_alias() -> None:
-    """Serve `torch` and its submodules from ember in this process.
+    """Serve `torch`, `torchvision` and their submodules from ember in this process.
 
-    Drops any torch modules already imported so the next `import torch` comes
+    Drops any torch or torchvision modules already imported so the next `import torch` comes
     from ember, and puts the finder ahead of every other one.
     """
     uninstall_torch_alias()
@@ -203,7 +221,7 @@ def uninstall_torch_alias() -> None:
 # Static report
 
 def resolve(torch_name: str) -> tuple[str, bool]:
-    """Look up a dotted torch name in ember without running user code.
+    """Look up a dotted torch (or torchvision) name in ember without running user code.
 
     Follows the chain through modules (importing ember submodules as needed) and
     stops at the first object that is not a module: `torch.nn.Linear.forward`
@@ -212,7 +230,7 @@ def resolve(torch_name: str) -> tuple[str, bool]:
     checked, whether ember has it).
     """
     parts = torch_name.split(".")
-    obj = importlib.import_module("ember")
+    obj = importlib.import_module(_ember_name(parts[0]))
     for i, part in enumerate(parts[1:], start=1):
         checked = ".".join(parts[:i + 1])
         attr = obj.__dict__.get(part, _MISSING) if isinstance(obj, types.ModuleType) else _MISSING
@@ -242,7 +260,8 @@ _MISSING = object()
 
 
 class _TorchUseCollector(ast.NodeVisitor):
-    """Collects dotted torch names used by a script: imports and attribute chains."""
+    """Collects dotted torch and torchvision names a script uses: imports and attribute
+    chains."""
 
     def __init__(self) -> None:
         self.aliases: dict[str, str] = {}  # local name -> torch dotted name
@@ -260,8 +279,9 @@ class _TorchUseCollector(ast.NodeVisitor):
             self._use(alias.name, node.lineno)
             if alias.asname:
                 self.aliases[alias.asname] = alias.name
-            else:  # `import torch.nn` binds `torch`
-                self.aliases["torch"] = "torch"
+            else:  # `import torch.nn` binds `torch`, `import torchvision.X` `torchvision`
+                top = alias.name.split(".")[0]
+                self.aliases[top] = top
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level or not node.module or not _is_torch_name(node.module):

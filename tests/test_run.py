@@ -401,3 +401,88 @@ def test_accelerator_truthful():
     else:
         assert acc.current_accelerator() == ember.device("cuda")
         assert acc.current_device_index() == ember.cuda.current_device()
+
+
+# ----------------------------------------------------------------------------------------
+# torchvision, served by ember.vision
+
+def test_vision_program_runs_on_ember():
+    # torchvision is not installed here, so this program runs under ember only
+    proc = _ember_run("run", os.path.join(SCRIPTS, "vision_folder.py"))
+    assert proc.returncode == 0, proc.stderr
+    assert "classes ['blue', 'red'] 48" in proc.stdout
+    assert "saved True" in proc.stdout
+    _assert_learns(proc.stdout, "DONE vision_folder")
+
+
+def test_torchvision_imports_resolve_to_ember_vision(tmp_path):
+    path = _write(tmp_path, "tv.py", """
+        import torchvision
+        import torchvision.transforms as T
+        import torchvision.transforms.functional as TF
+        from torchvision.transforms import v2
+        from torchvision import datasets, utils
+        import ember.vision
+
+        def err(fn):
+            try:
+                fn()
+            except Exception as e:
+                return f"{type(e).__name__}: {e}"
+
+        print("SAME", torchvision is ember.vision, T is ember.vision.transforms,
+              TF is ember.vision.transforms.functional, v2.ToImage.__module__,
+              datasets.MNIST.__module__, utils.make_grid.__name__)
+        print("E1", err(lambda: T.NoSuchTransform))
+        try:
+            import torchvision.models
+        except ImportError as e:
+            print("E2", type(e).__name__, e)
+        print("E3", err(lambda: torchvision.ops.nms))
+    """)
+    proc = _ember_run("run", path)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert ("SAME True True True ember.vision.transforms.v2 ember.vision.datasets.mnist "
+            "make_grid") in out
+    assert ("E1 MissingTorchAttributeError: ember does not implement "
+            "torchvision.transforms.NoSuchTransform") in out
+    assert "E2 MissingTorchModuleError ember does not implement torchvision.models" in out
+    assert "E3 MissingTorchAttributeError: ember does not implement torchvision.ops" in out
+
+
+def test_scan_and_resolve_torchvision_names():
+    uses = _run.scan_source("import torchvision\n"
+                            "import torchvision.transforms as T\n"
+                            "from torchvision import datasets\n"
+                            "from torchvision.utils import make_grid\n"
+                            "m = torchvision.models.resnet18()\n"
+                            "t = T.Compose([T.ToTensor()])\n"
+                            "d = datasets.CIFAR10('.')\n")
+    for name in ["torchvision", "torchvision.transforms", "torchvision.datasets",
+                 "torchvision.utils.make_grid", "torchvision.models.resnet18",
+                 "torchvision.transforms.Compose", "torchvision.transforms.ToTensor",
+                 "torchvision.datasets.CIFAR10"]:
+        assert name in uses, name
+    assert uses["torchvision.models.resnet18"] == 5
+    assert _run.resolve("torchvision.transforms.Resize") == ("torchvision.transforms.Resize",
+                                                             True)
+    assert _run.resolve("torchvision.transforms.v2.ToDtype") == (
+        "torchvision.transforms.v2.ToDtype", True)
+    assert _run.resolve("torchvision.datasets.ImageFolder.find_classes") == (
+        "torchvision.datasets.ImageFolder", True)
+    assert _run.resolve("torchvision.models.resnet18") == ("torchvision.models.resnet18", False)
+
+
+def test_report_lists_torchvision_apis(tmp_path):
+    path = _write(tmp_path, "tv_report.py", """
+        import torch
+        import torchvision.transforms as T
+        from torchvision import models
+        tf = T.Compose([T.RandomResizedCrop(8), T.ToTensor()])
+        net = models.resnet18()
+    """)
+    proc = _ember_run("run", "--report", path)
+    assert proc.returncode == 1, proc.stderr
+    assert re.search(r"ok\s+torchvision\.transforms\.RandomResizedCrop\s", proc.stdout)
+    assert re.search(r"MISSING\s+torchvision\.models\s", proc.stdout), proc.stdout
