@@ -7,8 +7,8 @@ Rules the pages follow (each checked here):
   in it matches any text (addresses, timings).
 - relative links between pages resolve; every `ember/...` path in backticks exists.
 - a backticked name right after a backticked path (`ember/nn/modules/module.py`,
-  `Module.__setattr__`) is defined in that file: its first part as a class, function or
-  assignment, every later part as a word of the file.
+  `Module.__setattr__`), and any dotted names listed after it, are defined in that file:
+  the first part as a class, function or assignment, every later part as a word of it.
 - mkdocs.yml's nav lists exactly the pages under docs/, and `mkdocs build --strict` passes.
 """
 from __future__ import annotations
@@ -151,11 +151,14 @@ def test_code_references_exist(page):
         if not rel.endswith(".py"):
             continue
         text = path.read_text(encoding="utf-8")
-        pos = m.end()
-        while (n := _NAME_AFTER.match(prose, pos)) is not None:
+        pos, first = m.end(), True
+        # The name right after the path, then any dotted names listed after it
+        # (`Module.state_dict`, `Module.load_state_dict`); a plain word further along a
+        # list is more likely the next item of an enumeration than a name in this file.
+        while (n := _NAME_AFTER.match(prose, pos)) is not None and (first or "." in n.group(1)):
             assert _defined(n.group(1), text), (
                 f"docs/{page}: `{n.group(1)}` is not defined in `{rel}`")
-            pos = n.end()
+            pos, first = n.end(), False
 
 
 def _nav_pages(nav) -> list[str]:
