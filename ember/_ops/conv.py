@@ -36,6 +36,7 @@ __all__ = ["linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d
 
 _F32 = np.dtype(np.float32)
 _HALF = frozenset((np.dtype(np.float16), _dt.bfloat16.np))
+_CHUNK_BYTES = 1 << 20  # columns built per batch chunk: about half a core's L2 cache
 
 
 
@@ -97,36 +98,34 @@ def _windows(xpad, ksize, out, stride, dilation):
                        tuple(a * d for a, d in zip(sp, dilation)))
 
 
-def _im2col(xpad, ksize, out, geom):
-    """Columns (groups, C/groups * prod(kernel), N * prod(out)) of a padded input."""
+def _col_view(xpad, ksize, out, geom):
+    """The windows of a padded input ordered as columns, (N, C, *kernel, *out): a view
+    that one copy per batch chunk turns into each image's (C * prod(kernel), prod(out))
+    column matrix."""
     nd = len(ksize)
     win = _windows(xpad, ksize, out, geom[0], geom[2])
-    # (N, C, *out, *kernel) -> (C, *kernel, N, *out): one copy, row-major
-    order = (1,) + tuple(range(2 + nd, 2 + 2 * nd)) + (0,) + tuple(range(2, 2 + nd))
-    cols = win.transpose(order)
-    g = geom[3]
-    n = xpad.shape[0]
-    return _xp(xpad).ascontiguousarray(cols).reshape(
-        g, xpad.shape[1] // g * math.prod(ksize), n * math.prod(out))
+    return win.transpose((0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd)))
 
 
-def _col2im(acc, block, ksize, out, stride, dilation):
-    """Add `block(kk)` - the columns of kernel offset kk, shaped like acc's leading dims
-    plus `out` - into the padded array `acc` (spatial dims last), one strided add per
-    kernel offset."""
-    lead = (slice(None),) * (acc.ndim - len(out))
+def _chunks(n: int, per_image: int, xp):
+    """Batch slices whose columns (per_image bytes each) fit in a core's cache together.
+
+    Building the columns of a few images and multiplying them while they are still in
+    cache is faster than building all columns first (they are kh*kw times the input);
+    a GPU gets the whole batch at once."""
+    step = n if xp is not np else max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
+    return [slice(i, i + step) for i in range(0, n, step)]
+
+
+def _col2im(acc, cols, ksize, out, stride, dilation):
+    """Add columns (N, C, *kernel, *out) back into the padded array `acc` (N, C, *spatial),
+    one strided add per kernel offset (a loop over kernel positions, never pixels)."""
+    lead = (slice(None), slice(None))
     for kk in itertools.product(*(range(k) for k in ksize)):
         region = tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
                        for i, d, s, o in zip(kk, dilation, stride, out))
-        acc[lead + region] += block(kk)
+        acc[lead + region] += cols[lead + kk]
     return acc
-
-
-def _bmm(a, b):
-    """Batched product over the groups axis; one group goes to BLAS as a plain 2-D GEMM."""
-    if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return a @ b
 
 
 def _crop(xpad, pads, size):
@@ -136,70 +135,81 @@ def _crop(xpad, pads, size):
                                                    zip(pads, size))]
 
 
-def _out_rows(grad, groups):
-    """An (N, O, *out) gradient as (groups, O/groups, N * prod(out))."""
-    n, o = grad.shape[:2]
-    m = math.prod(grad.shape[2:])
-    rows = grad.reshape(n, groups, o // groups, m).transpose(1, 2, 0, 3)
-    return rows.reshape(groups, o // groups, n * m)
-
-
-def _conv_forward(x, w, geom, out=None, keep_cols=False):
+def _conv_forward(x, w, geom, out=None):
     """(N, C, *in) conv (O, C/g, *k) -> (N, O, *out) on arrays of one dtype. `out` may
     ask for fewer positions than fit (a transposed convolution's output_padding can
-    leave positions that no window of the original convolution started at). With
-    keep_cols, returns (output, columns) so the weight gradient can reuse the columns."""
+    leave positions that no window of the original convolution started at).
+
+    Per image, the (O/g, C/g * prod(k)) weight of each group times that image's columns
+    gives its output rows in place: no transpose of the output, and the batch is cut
+    into cache-sized chunks."""
     dtype = x.dtype
     x, w = _acc(x), _acc(w)
+    xp = _xp(x)
     ksize = w.shape[2:]
     g = geom[3]
     out = out or tuple(_out_size(s, lo, hi, k, st, d) for s, (lo, hi), k, st, d in
-                zip(x.shape[2:], geom[1], ksize, geom[0], geom[2]))
-    n, o = x.shape[0], w.shape[0]
-    cols = _im2col(_pad_zeros(x, geom[1]), ksize, out, geom)
-    y = _bmm(w.reshape(g, o // g, cols.shape[1]), cols)  # (g, O/g, N * prod(out))
-    y = y.reshape((o, n) + out).swapaxes(0, 1)
-    y = _xp(y).ascontiguousarray(y)
-    y = y if y.dtype == dtype else y.astype(dtype)
-    return (y, cols) if keep_cols else y
+                       zip(x.shape[2:], geom[1], ksize, geom[0], geom[2]))
+    n, c, o = x.shape[0], x.shape[1], w.shape[0]
+    kg = c // g * math.prod(ksize)
+    m = math.prod(out)
+    view = _col_view(_pad_zeros(x, geom[1]), ksize, out, geom)
+    wg = w.reshape(g, o // g, kg)
+    y = xp.empty((n, g, o // g, m), x.dtype)
+    for b in _chunks(n, c * math.prod(ksize) * m * x.itemsize, xp):
+        cols = xp.ascontiguousarray(view[b]).reshape(-1, g, kg, m)
+        xp.matmul(wg, cols, out=y[b])
+    y = y.reshape((n, o) + tuple(out))
+    return y if y.dtype == dtype else y.astype(dtype)
 
 
 def _conv_input_grad(grad, w, geom, in_size):
-    """Gradient of a convolution wrt its input: the transposed convolution of `grad`."""
+    """Gradient of a convolution wrt its input: the transposed convolution of `grad`.
+
+    Per image, the transposed weight times the output gradient gives the columns, which
+    col2im adds back into a padded chunk; the chunk's interior is the input gradient."""
     dtype = grad.dtype
     grad, w = _acc(grad), _acc(w)
-    nd = len(in_size)
+    xp = _xp(grad)
     g = geom[3]
     n, o = grad.shape[:2]
     out = tuple(grad.shape[2:])
     ksize = tuple(w.shape[2:])
     cg = w.shape[1]
-    xp = _xp(grad)
-    # weight as (g, *k, C/g, O/g) rows: the product's rows come out grouped by kernel
-    # offset, so each offset's block (g, C/g, N, *out) is contiguous for the strided add.
-    wk = w.reshape((g, o // g, cg) + ksize).transpose((0,) + tuple(range(3, 3 + nd)) + (2, 1))
-    wk = xp.ascontiguousarray(wk).reshape(g, math.prod(ksize) * cg, o // g)
-    cols = _bmm(wk, _out_rows(grad, g)).reshape((g,) + ksize + (cg, n) + out)
+    m = math.prod(out)
+    wt = w.reshape(g, o // g, cg * math.prod(ksize)).swapaxes(1, 2)  # (g, C/g * k, O/g)
+    rows = grad.reshape(n, g, o // g, m)
+    gx = xp.empty((n, g * cg) + tuple(in_size), grad.dtype)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(in_size, geom[1]))
-    acc = xp.zeros((g, cg, n) + padded, cols.dtype)
-    _col2im(acc, lambda kk: cols[(slice(None),) + kk], ksize, out, geom[0], geom[2])
-    gx = _crop(acc.reshape((g * cg, n) + padded), geom[1], in_size).swapaxes(0, 1)
-    gx = xp.ascontiguousarray(gx)
+    for b in _chunks(n, g * cg * math.prod(ksize) * m * grad.itemsize, xp):
+        cols = xp.matmul(wt, rows[b]).reshape((-1, g * cg) + ksize + out)
+        acc = xp.zeros((cols.shape[0], g * cg) + padded, grad.dtype)
+        _col2im(acc, cols, ksize, out, geom[0], geom[2])
+        gx[b] = _crop(acc, geom[1], in_size)
     return gx if gx.dtype == dtype else gx.astype(dtype)
 
 
-def _conv_weight_grad(x, grad, geom, ksize, cols=None):
-    """Gradient of a convolution wrt its weight: output gradient times the input columns."""
+def _conv_weight_grad(x, grad, geom, ksize):
+    """Gradient of a convolution wrt its weight: the sum over images of each image's
+    columns times its output gradient, the columns rebuilt chunk by chunk (keeping
+    them from the forward would hold kh*kw copies of every input)."""
     dtype = x.dtype
     x, grad = _acc(x), _acc(grad)
+    xp = _xp(x)
     g = geom[3]
+    n, c = x.shape[:2]
     o = grad.shape[1]
-    if cols is None:
-        cols = _im2col(_pad_zeros(x, geom[1]), ksize, grad.shape[2:], geom)
-    # columns times grad rows, transposed after: OpenBLAS is faster with the long
-    # N * prod(out) dimension as the columns' contiguous inner axis on the left
-    gw = _bmm(cols, _out_rows(grad, g).swapaxes(1, 2)).swapaxes(1, 2)  # (g, O/g, C/g*k)
-    gw = gw.reshape((o, x.shape[1] // g) + tuple(ksize))
+    out = tuple(grad.shape[2:])
+    kg = c // g * math.prod(ksize)
+    m = math.prod(out)
+    view = _col_view(_pad_zeros(x, geom[1]), ksize, out, geom)
+    rows_t = grad.reshape(n, g, o // g, m).swapaxes(2, 3)  # (N, g, prod(out), O/g)
+    gw = xp.zeros((g, kg, o // g), x.dtype)
+    for b in _chunks(n, c * math.prod(ksize) * m * x.itemsize, xp):
+        cols = xp.ascontiguousarray(view[b]).reshape(-1, g, kg, m)
+        # columns on the left: OpenBLAS is faster with the long prod(out) axis contiguous
+        gw += xp.matmul(cols, rows_t[b]).sum(0)
+    gw = gw.swapaxes(1, 2).reshape((o, c // g) + tuple(ksize))
     return gw if gw.dtype == dtype else gw.astype(dtype)
 
 
@@ -216,14 +226,10 @@ class Convolution(Function):
     """input (N, C, *in) convolved with weight (O, C/groups, *k), plus bias (O,)."""
 
     _node_name = "ConvolutionBackward0"
-    cols = None  # the forward's im2col columns, kept for the weight gradient (used once)
 
     @staticmethod
     def forward(ctx, input, weight, bias, geom, out_size=None):
-        if ctx.needs_input_grad[1]:  # keep the columns: the weight gradient needs them again
-            y, ctx.cols = _conv_forward(input._data, weight._data, geom, out_size, True)
-        else:
-            y = _conv_forward(input._data, weight._data, geom, out_size)
+        y = _conv_forward(input._data, weight._data, geom, out_size)
         if bias is not None:
             y += _bias_view(bias._data, y.ndim - 2)
         ctx.save_for_backward(input, weight)
@@ -237,10 +243,8 @@ class Convolution(Function):
         need = ctx.needs_input_grad
         gx = ConvBackwardInput.apply(grad, weight, None, geom, tuple(input.shape[2:]),
                                      "ConvolutionBackwardBackward0") if need[0] else None
-        gw = None
-        if need[1]:
-            cols, ctx.cols = ctx.cols, None  # used once (a retained graph recomputes them)
-            gw = ConvBackwardWeight.apply(input, grad, geom, tuple(weight.shape[2:]), cols)
+        gw = ConvBackwardWeight.apply(input, grad, geom, tuple(weight.shape[2:])) \
+            if need[1] else None
         gb = _bias_sum(grad) if need[2] else None
         return gx, gw, gb, None, None
 
@@ -281,10 +285,10 @@ class ConvBackwardWeight(Function):
     _node_name = "ConvolutionBackwardBackward0"
 
     @staticmethod
-    def forward(ctx, input, grad, geom, ksize, cols=None):
+    def forward(ctx, input, grad, geom, ksize):
         ctx.save_for_backward(input, grad)
         ctx.geom = geom
-        return _make(_conv_weight_grad(input._data, grad._data, geom, ksize, cols))
+        return _make(_conv_weight_grad(input._data, grad._data, geom, ksize))
 
     @staticmethod
     def backward(ctx, gg):
@@ -295,7 +299,7 @@ class ConvBackwardWeight(Function):
                                           "ConvolutionBackwardBackward0") if need[0] else None
         g_grad = Convolution.apply(input, gg, None, geom, tuple(grad.shape[2:])) \
             if need[1] else None
-        return g_input, g_grad, None, None, None
+        return g_input, g_grad, None, None
 
 
 # ----------------------------------------------------------------- argument checks
@@ -526,9 +530,8 @@ class Im2Col(Function):
     def forward(ctx, input, ksize, geom):
         x = input._data
         out = _blocks(x.shape[2:], ksize, geom)
-        win = _windows(_pad_zeros(x, geom[1]), ksize, out, geom[0], geom[2])
         n, c = x.shape[:2]
-        cols = _xp(x).ascontiguousarray(win.transpose(0, 1, 4, 5, 2, 3))
+        cols = _xp(x).ascontiguousarray(_col_view(_pad_zeros(x, geom[1]), ksize, out, geom))
         ctx.size, ctx.ksize, ctx.geom = x.shape[2:], ksize, geom
         return _make(cols.reshape(n, c * ksize[0] * ksize[1], out[0] * out[1]))
 
@@ -551,8 +554,7 @@ class Col2Im(Function):
         cols = x.reshape((n, c) + tuple(ksize) + out)
         padded = (n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(size, geom[1]))
         acc = _xp(x).zeros(padded, x.dtype)
-        _col2im(acc, lambda kk: cols[(slice(None), slice(None)) + kk], ksize, out, geom[0],
-                geom[2])
+        _col2im(acc, cols, ksize, out, geom[0], geom[2])
         y = _crop(acc, geom[1], size)
         ctx.ksize, ctx.geom = ksize, geom
         return _make(_xp(y).ascontiguousarray(y))
