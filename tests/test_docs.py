@@ -161,6 +161,32 @@ def test_code_references_exist(page):
             pos, first = n.end(), False
 
 
+# Pages whose untagged ``` blocks are excerpts of ember's code (diagrams and formulas there
+# are fenced as ```text).
+EXCERPT_PAGES = ["tour/import.md", "tour/module.md", "tour/hooks.md", "tour/state_dict.md",
+                 "tour/apply.md", "tour/norms.md", "tour/autograd.md"]
+
+
+@pytest.fixture(scope="module")
+def _code_lines() -> set[str]:
+    return {line.strip() for path in (ROOT / "ember").rglob("*.py")
+            for line in path.read_text(encoding="utf-8").splitlines()}
+
+
+@pytest.mark.parametrize("page", EXCERPT_PAGES)
+def test_excerpts_are_current(page, _code_lines):
+    """Every line of a quoted excerpt still exists in ember's code (`...` elides lines)."""
+    blocks, _ = _split(_read(page))
+    for block in blocks:
+        if block.info:
+            continue
+        for k, line in enumerate(block.code.splitlines()):
+            text = line.strip()
+            assert not text or text == "..." or text in _code_lines, (
+                f"docs/{page}:{block.line + 1 + k}: the excerpt line {text!r} is no longer "
+                "in ember's code")
+
+
 def _nav_pages(nav) -> list[str]:
     out = []
     for item in nav:
