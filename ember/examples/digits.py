@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 import ember as torch
 from ember import nn
@@ -72,11 +73,7 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool):
 
 
 def progress(iterable, desc: str):
-    """A tqdm progress bar when tqdm is installed and the output is a terminal."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return iterable
+    """A tqdm progress bar while stderr is a terminal; the bare iterable otherwise."""
     return tqdm(iterable, desc=desc, leave=False, disable=not sys.stderr.isatty())
 
 
