@@ -105,8 +105,8 @@ def pad(img: Tensor, padding, fill=0, padding_mode: str = "constant") -> Tensor:
     p = _parse_pad_padding(padding)
     if padding_mode == "symmetric":
         h, w = img.shape[-2:]
-        rows = ember.from_numpy(_symmetric_index(h, p[2], p[3]))
-        cols = ember.from_numpy(_symmetric_index(w, p[0], p[1]))
+        rows = ember.from_numpy(_symmetric_index(h, p[2], p[3])).to(img.device)
+        cols = ember.from_numpy(_symmetric_index(w, p[0], p[1])).to(img.device)
         return img.index_select(-2, rows).index_select(-1, cols)
     if padding_mode == "constant":
         return F.pad(img, p, mode="constant", value=float(fill))
@@ -154,9 +154,11 @@ def _aa_weights(in_size: int, out_size: int, interpolation: str) -> np.ndarray:
 
 def _resize_antialias(x: Tensor, size: list[int], interpolation: str) -> Tensor:
     """Separable antialiased resize as two matrix products: rows, then columns."""
-    dtype = x.dtype
-    wh = ember.from_numpy(_aa_weights(x.shape[-2], size[0], interpolation)).to(dtype)
-    ww = ember.from_numpy(_aa_weights(x.shape[-1], size[1], interpolation).T).to(dtype)
+    wh = ember.from_numpy(_aa_weights(x.shape[-2], size[0], interpolation))
+    ww = ember.from_numpy(np.ascontiguousarray(_aa_weights(x.shape[-1], size[1],
+                                                           interpolation).T))
+    wh = wh.to(device=x.device, dtype=x.dtype)
+    ww = ww.to(device=x.device, dtype=x.dtype)
     return ember.matmul(ember.matmul(wh, x), ww)
 
 
@@ -267,7 +269,8 @@ def _hsv2rgb(img: Tensor) -> Tensor:
     q = ember.clamp(v * (1.0 - s * f), 0.0, 1.0)
     t = ember.clamp(v * (1.0 - s * (1.0 - f)), 0.0, 1.0)
     # the six sectors of the hue circle pick (r, g, b) from (v, q, p, t) differently
-    mask = (i.unsqueeze(dim=-3) == ember.arange(6).view(-1, 1, 1)).to(img.dtype)
+    sectors = ember.arange(6, device=img.device).view(-1, 1, 1)
+    mask = (i.unsqueeze(dim=-3) == sectors).to(img.dtype)
     r = ember.stack((v, q, p, p, t, v), dim=-3)
     g = ember.stack((t, v, v, q, p, p), dim=-3)
     b = ember.stack((p, p, t, v, v, q), dim=-3)
