@@ -16,9 +16,11 @@ def _normalize(tensor: Tensor, value_range, scale_each: bool) -> Tensor:
     """Map [low, high] to [0, 1], clamping outside; the range is value_range or the
     min/max of the batch (of each image with scale_each)."""
     if value_range is not None:
-        low = ember.tensor(float(value_range[0]), dtype=tensor.dtype, device=tensor.device)
-        high = ember.tensor(float(value_range[1]), dtype=tensor.dtype, device=tensor.device)
-    elif scale_each:
+        # Python floats as torchvision uses them: the divisor is rounded once, from
+        # the exact difference, to the tensor's dtype
+        low, high = float(value_range[0]), float(value_range[1])
+        return (tensor.clamp(min=low, max=high) - low) / max(high - low, 1e-5)
+    if scale_each:
         low = tensor.amin(dim=(1, 2, 3), keepdim=True)
         high = tensor.amax(dim=(1, 2, 3), keepdim=True)
     else:

@@ -54,23 +54,34 @@ def test_make_grid_single_channel_list_and_2d_inputs():
     assert_same(make_grid(ember.tensor(one)), torch.tensor(one).expand(3, 4, 5))
 
 
-def test_make_grid_normalize():
-    a = batch(4, 3, 3, 3, low=-2.0, high=5.0)
-    t = torch.tensor(a)
-    whole = (t - t.min()) / (t.max() - t.min())
-    assert_same(make_grid(ember.tensor(a), normalize=True), torch_grid(whole), rtol=1e-5,
-                atol=1e-6)
-    low = t.amin(dim=(1, 2, 3), keepdim=True)
-    high = t.amax(dim=(1, 2, 3), keepdim=True)
-    each = (t - low) / (high - low)
-    assert_same(make_grid(ember.tensor(a), normalize=True, scale_each=True), torch_grid(each),
-                rtol=1e-5, atol=1e-6)
-    ranged = (t.clamp(0.0, 2.0) - 0.0) / 2.0
-    assert_same(make_grid(ember.tensor(a), normalize=True, value_range=(0.0, 2.0)),
-                torch_grid(ranged), rtol=1e-5, atol=1e-6)
+def torch_normalized(t: torch.Tensor, value_range, scale_each: bool) -> torch.Tensor:
+    """torchvision's documented rule: clamp to [low, high], subtract low, divide by
+    max(high - low, 1e-5), with low/high the given range or the (per-image) min/max."""
+    out = t.clone()
+    for img in (out if scale_each else [out]):
+        low, high = value_range if value_range is not None else (float(img.min()),
+                                                                  float(img.max()))
+        img.clamp_(min=low, max=high).sub_(low).div_(max(high - low, 1e-5))
+    return out
+
+
+@pytest.mark.parametrize("value_range", [None, (0.1, 0.7), (-1.0 / 3, 2.9)])
+@pytest.mark.parametrize("scale_each", [False, True])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_make_grid_normalize_is_exact(value_range, scale_each, seed):
+    a = batch(4, 3, 3, 3, seed=seed, low=-2.0, high=5.0)
+    expected = torch_grid(torch_normalized(torch.tensor(a), value_range, scale_each))
+    out = make_grid(ember.tensor(a), normalize=True, value_range=value_range,
+                    scale_each=scale_each)
+    assert_same(out, expected, rtol=0, atol=0)  # save_image rounds these: bits matter
     x = ember.tensor(a)
-    make_grid(x, normalize=True)
+    make_grid(x, normalize=True, value_range=value_range, scale_each=scale_each)
     np.testing.assert_array_equal(x.numpy(), a)  # the input is left alone
+
+
+def test_make_grid_normalize_constant_image():
+    out = make_grid(ember.full((2, 3, 2, 2), 0.7), normalize=True, padding=0)
+    np.testing.assert_array_equal(out.numpy(), np.zeros((3, 2, 4), np.float32))
 
 
 def test_make_grid_errors():
