@@ -15,10 +15,13 @@ import numpy as np
 
 from ember import _dtype as _dt
 from ember._ops.conv import linear
-from ember._ops.dropout import dropout
+from ember._ops.dropout import _keep_mask, dropout
+from ember._ops.reduction import _acc, _back
 from ember._ops.softmax import softmax
 from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import _AUTOCAST, autocast_lower
+from ember.autograd.function import Function
+from ember.autograd.grad_mode import _state
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
 
@@ -33,6 +36,141 @@ def _causal_keep(query: Tensor, L: int, S: int) -> Tensor:
     return _make(xp.tril(xp.ones((L, S), dtype=bool)))
 
 
+def _additive(xp, mask, is_causal: bool, L: int, S: int, dtype):
+    """The mask as an array added to the scores: 0 where a key takes part, -inf where not
+    (a float mask is already additive). None when nothing is masked."""
+    add = None
+    if mask is not None:
+        m = mask._data
+        add = xp.where(m, dtype.type(0), dtype.type(-np.inf)) if m.dtype == bool else m
+    if is_causal:
+        causal = xp.triu(xp.full((L, S), -np.inf, dtype), 1)
+        add = causal if add is None else add + causal
+    return add
+
+
+def _safe_softmax_(s, xp):
+    """Softmax over axis -2 of s, in place. A column whose scores are all -inf (every key
+    masked out) becomes zeros instead of NaN, as torch's safe softmax gives."""
+    m = s.max(axis=-2, keepdims=True)
+    blocked = m == -np.inf
+    any_blocked = bool(blocked.any())
+    if any_blocked:
+        m[blocked] = 0
+    s -= m
+    xp.exp(s, out=s)
+    z = s.sum(axis=-2, keepdims=True)
+    if any_blocked:
+        z[blocked] = 1  # the column is all zeros: leave it so
+    s *= 1.0 / z
+    return s
+
+
+def _math_weights(query: Tensor, key: Tensor, attn_mask, is_causal: bool, scale: float):
+    """softmax(query @ key^T * scale + mask) written with ember ops (differentiable to any
+    order); the weights' reference formula, also used by create_graph backwards."""
+    scores = query.matmul(key.transpose(-2, -1)) * scale
+    if is_causal:
+        scores = scores.masked_fill(_causal_keep(query, scores.shape[-2],
+                                                 scores.shape[-1]).logical_not(), -math.inf)
+    if attn_mask is not None:
+        if attn_mask.dtype is _dt.bool:
+            scores = scores.masked_fill(attn_mask.logical_not(), -math.inf)
+        else:
+            scores = scores + attn_mask
+    if attn_mask is None and not is_causal:
+        return softmax(scores, -1)
+    blocked = (scores == -math.inf).all(-1, keepdim=True)
+    if bool(blocked.any()):  # a query with no key left: zeros, not NaN
+        return softmax(scores.masked_fill(blocked, 0.0), -1).masked_fill(blocked, 0.0)
+    return softmax(scores, -1)
+
+
+class ScaledDotProductAttention(Function):
+    """softmax(q k^T * scale + mask) (then dropout) @ v as one node.
+
+    The forward works on raw arrays, masking, soft-maxing and dropping out in place, and
+    keeps the weights and the dropout noise for backward. It holds the scores transposed,
+    (..., S, L): NumPy reduces over axis -2 several times faster than over a short last
+    axis, and every product takes the transposed operands as strided views.
+    Backward is the analytic formula dS = P * (dP - rowsum(dP * P)); without create_graph
+    it runs on raw arrays, with it the same formula is written with ember ops from q, k
+    and v (the weights recomputed by _math_weights), so higher-order gradients are exact.
+    """
+
+    _node_name = "ScaledDotProductFlashAttentionForCpuBackward0"
+
+    @staticmethod
+    def forward(ctx, query, key, value, attn_mask, dropout_p, is_causal, scale):
+        q, k, v = _acc(query._data), _acc(key._data), _acc(value._data)
+        xp = _xp(q)
+        st = k @ q.swapaxes(-1, -2)  # scores, transposed: (..., S, L)
+        st *= scale
+        add = _additive(xp, attn_mask, is_causal, st.shape[-1], st.shape[-2], st.dtype)
+        if add is not None:
+            add = add.swapaxes(-1, -2)
+            if xp.broadcast_shapes(st.shape, add.shape) == st.shape:
+                st += add
+            else:
+                st = st + add
+        pt = _safe_softmax_(st, xp)
+        noise = None
+        if dropout_p > 0.0:
+            noise = _keep_mask(query, pt.shape, dropout_p, pt.dtype)
+            if dropout_p < 1.0:  # p == 1 keeps nothing: the mask is all zeros already
+                noise *= 1.0 / (1.0 - dropout_p)
+            pt = pt * noise if ctx._recording else _mul_(pt, noise)
+        out = pt.swapaxes(-1, -2) @ v
+        if out.dtype != query._data.dtype:
+            out = out.astype(query._data.dtype)
+        ctx.scale, ctx.is_causal = scale, is_causal
+        # the weights before dropout: st is pt unless dropout made a new array
+        ctx.save_for_backward(query, key, value, attn_mask, _make(st),
+                              None if noise is None else _make(noise))
+        return _make(out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        query, key, value, attn_mask, pt, noise = ctx.saved_tensors
+        need = ctx.needs_input_grad
+        scale = ctx.scale
+        if _state.enabled:  # create_graph: the same formula with ember ops
+            p = _math_weights(query, key, attn_mask, ctx.is_causal, scale)
+            if noise is not None:
+                noise = noise.transpose(-2, -1)
+            pd = p if noise is None else p * noise
+            gv = pd.transpose(-2, -1).matmul(grad) if need[2] else None
+            dp = grad.matmul(value.transpose(-2, -1))
+            if noise is not None:
+                dp = dp * noise
+            ds = p * (dp - (dp * p).sum(-1, keepdim=True))
+            gm = ds if need[3] else None
+            gq = ds.matmul(key) * scale if need[0] else None
+            gk = ds.transpose(-2, -1).matmul(query) * scale if need[1] else None
+            return gq, gk, gv, gm, None, None, None
+        g, q, k, v = _acc(grad._data), _acc(query._data), _acc(key._data), _acc(value._data)
+        pt = pt._data  # (..., S, L), as the forward kept it
+        nt = None if noise is None else noise._data
+        gv = None
+        if need[2]:
+            gv = _make(_back((pt if nt is None else pt * nt) @ g, value._data))
+        dst = v @ g.swapaxes(-1, -2)  # dP, transposed
+        if nt is not None:
+            dst *= nt
+        dst -= (dst * pt).sum(axis=-2, keepdims=True)
+        dst *= pt
+        gm = _make(_back(dst.swapaxes(-1, -2).copy(), attn_mask._data)) if need[3] else None
+        dst *= scale
+        gq = _make(_back(dst.swapaxes(-1, -2) @ k, query._data)) if need[0] else None
+        gk = _make(_back(dst @ q, key._data)) if need[1] else None
+        return gq, gk, gv, gm, None, None, None
+
+
+def _mul_(a, b):
+    a *= b
+    return a
+
+
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask=None,
                                  dropout_p: float = 0.0, is_causal: bool = False, scale=None,
                                  enable_gqa: bool = False) -> Tensor:
@@ -43,13 +181,10 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     `enable_gqa` repeats key/value heads (dim -3) to match the query's heads.
     """
     if _AUTOCAST: query, key, value, attn_mask = autocast_lower(query, key, value, attn_mask)
-    L, S = query.shape[-2], key.shape[-2]
     scale_factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
-    if is_causal:
-        if attn_mask is not None:
-            raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
-                               "set when is_causal=True")
-        attn_mask = _causal_keep(query, L, S)
+    if is_causal and attn_mask is not None:
+        raise RuntimeError("_scaled_dot_product_attention: Explicit attn_mask should not be "
+                           "set when is_causal=True")
     if enable_gqa and query.dim() >= 3 and key.shape[-3] != query.shape[-3]:
         rep = query.shape[-3] // key.shape[-3]
         key = key.repeat_interleave(rep, dim=-3)
@@ -58,22 +193,32 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
                            f"{[*query.shape[:-2], query.shape[-1]]} but got: "
                            f"{[*key.shape[:-2], key.shape[-1]]}.")
-    scores = query.matmul(key.transpose(-2, -1)) * scale_factor
-    if attn_mask is not None:
-        if attn_mask.dtype is _dt.bool:
-            scores = scores.masked_fill(attn_mask.logical_not(), -math.inf)
-        else:
-            scores = scores + attn_mask
-        blocked = (scores == -math.inf).all(-1, keepdim=True)
-        if bool(blocked.any()):  # a query with no key left: zeros, not NaN
-            weights = softmax(scores.masked_fill(blocked, 0.0), -1).masked_fill(blocked, 0.0)
-        else:
-            weights = softmax(scores, -1)
-    else:
-        weights = softmax(scores, -1)
+    if _fusable(query, key, value, attn_mask):
+        return ScaledDotProductAttention.apply(query, key, value, attn_mask, float(dropout_p),
+                                               bool(is_causal), scale_factor)
+    weights = _math_weights(query, key, attn_mask, is_causal, scale_factor)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights.matmul(value)
+
+
+def _fusable(query: Tensor, key: Tensor, value: Tensor, attn_mask) -> bool:
+    """Whether the one-node kernel applies: same float dtype, at least 2-D, keys and values
+    of one length, and a bool or same-dtype float mask (other cases take the op-by-op
+    path, which also reports torch's errors)."""
+    q, k, v = query._data, key._data, value._data
+    if not q.dtype == k.dtype == v.dtype or q.dtype.kind not in "fV":  # V: bfloat16
+        return False
+    if min(q.ndim, k.ndim, v.ndim) < 2 or k.shape[-2] != v.shape[-2]:
+        return False
+    try:
+        np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        return False
+    if attn_mask is None:
+        return True
+    m = attn_mask._data
+    return m.dtype == bool or m.dtype == q.dtype
 
 
 # ------------------------------------------------------------------ multi-head attention

@@ -31,12 +31,12 @@ def _check_p(p) -> None:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep_mask(input: Tensor, shape: tuple, p: float):
-    """A {0, 1} array in input's dtype: 1 with probability 1 - p, drawn from the default
-    generator of input's device."""
+def _keep_mask(input: Tensor, shape: tuple, p: float, dtype=None):
+    """A {0, 1} array in `dtype` (default: input's): 1 with probability 1 - p, drawn from
+    the default generator of input's device."""
     g = _random.generator_for(None, input.device)
     u = g._stream.random(shape, np.float32)
-    return (u < (1.0 - p)).astype(input._data.dtype)
+    return (u < (1.0 - p)).astype(input._data.dtype if dtype is None else dtype)
 
 
 def _dropout_impl(input: Tensor, p: float, training: bool, inplace: bool, feature: bool,
