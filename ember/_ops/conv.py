@@ -36,7 +36,7 @@ __all__ = ["linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d
 
 _F32 = np.dtype(np.float32)
 _HALF = frozenset((np.dtype(np.float16), _dt.bfloat16.np))
-_CHUNK_BYTES = 1 << 20  # columns built per batch chunk: about half a core's L2 cache
+_CHUNK_BYTES = 1 << 19  # columns built per batch chunk: well inside a core's L2 cache
 
 
 
@@ -167,7 +167,10 @@ def _conv_input_grad(grad, w, geom, in_size):
     """Gradient of a convolution wrt its input: the transposed convolution of `grad`.
 
     Per image, the transposed weight times the output gradient gives the columns, which
-    col2im adds back into a padded chunk; the chunk's interior is the input gradient."""
+    col2im adds back into a padded chunk; the chunk's interior is the input gradient.
+    With stride 1 the gradient is first widened to the padded row length (zeros in the
+    extra columns): each kernel offset's columns then land on one contiguous run of the
+    flattened padded image, and col2im adds whole planes instead of short rows."""
     dtype = grad.dtype
     grad, w = _acc(grad), _acc(w)
     xp = _xp(grad)
@@ -175,18 +178,45 @@ def _conv_input_grad(grad, w, geom, in_size):
     n, o = grad.shape[:2]
     out = tuple(grad.shape[2:])
     ksize = tuple(w.shape[2:])
-    cg = w.shape[1]
-    m = math.prod(out)
-    wt = w.reshape(g, o // g, cg * math.prod(ksize)).swapaxes(1, 2)  # (g, C/g * k, O/g)
-    rows = grad.reshape(n, g, o // g, m)
-    gx = xp.empty((n, g * cg) + tuple(in_size), grad.dtype)
+    c = g * w.shape[1]
+    kprod = math.prod(ksize)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(in_size, geom[1]))
-    for b in _chunks(n, g * cg * math.prod(ksize) * m * grad.itemsize, xp):
-        cols = xp.matmul(wt, rows[b]).reshape((-1, g * cg) + ksize + out)
-        acc = xp.zeros((cols.shape[0], g * cg) + padded, grad.dtype)
-        _col2im(acc, cols, ksize, out, geom[0], geom[2])
+    wide = len(out) > 1 and all(s == 1 for s in geom[0]) and \
+        4 * math.prod(padded[1:]) <= 5 * math.prod(out[1:])
+    if wide:  # the output grid with padded rows: (out[0], *padded[1:])
+        grid = (out[0],) + padded[1:]
+        rows = xp.zeros((n, o) + grid, grad.dtype)
+        rows[(slice(None), slice(None)) + tuple(slice(0, s) for s in out)] = grad
+        out = grid
+    m = math.prod(out)
+    wt = w.reshape(g, o // g, c // g * kprod).swapaxes(1, 2)  # (g, C/g * k, O/g)
+    rows = (rows if wide else grad).reshape(n, g, o // g, m)
+    gx = xp.empty((n, c) + tuple(in_size), grad.dtype)
+    plane = math.prod(padded)
+    for b in _chunks(n, c * kprod * m * grad.itemsize, xp):
+        cols = xp.matmul(wt, rows[b]).reshape((-1, c) + ksize + ((m,) if wide else out))
+        if wide:
+            # room after the plane for the last offset's run, which overhangs by < a row
+            acc = xp.zeros((cols.shape[0], c, plane + m // out[0]), grad.dtype)
+            _col2im_wide(acc, cols, ksize, padded, geom[2])
+            acc = acc[:, :, :plane].reshape(acc.shape[:2] + padded)
+        else:
+            acc = xp.zeros((cols.shape[0], c) + padded, grad.dtype)
+            _col2im(acc, cols, ksize, out, geom[0], geom[2])
         gx[b] = _crop(acc, geom[1], in_size)
     return gx if gx.dtype == dtype else gx.astype(dtype)
+
+
+def _col2im_wide(acc, cols, ksize, padded, dilation):
+    """col2im for stride 1 on widened columns (N, C, *kernel, out[0] * prod(padded[1:])):
+    each kernel offset adds one contiguous run of the flattened padded planes `acc`."""
+    steps = [math.prod(padded[i + 1:]) * d for i, d in enumerate(dilation)]
+    m = cols.shape[-1]
+    lead = (slice(None), slice(None))
+    for kk in itertools.product(*(range(k) for k in ksize)):
+        start = sum(i * st for i, st in zip(kk, steps))
+        acc[:, :, start:start + m] += cols[lead + kk]
+    return acc
 
 
 def _conv_weight_grad(x, grad, geom, ksize):

@@ -1,0 +1,55 @@
+"""The convolution kernels' internal paths against torch: batches cut into several
+cache-sized chunks, stride-1 input gradients on widened rows (with dilation, uneven
+'same' padding, groups, 3-d) and the strided col2im they fall back to."""
+from __future__ import annotations
+
+import pytest
+from oracle import check, randn
+
+from ember._ops import conv as conv_ops
+
+
+def F(lib):
+    return lib.nn.functional
+
+
+@pytest.fixture(params=[1, 1 << 19], ids=["one-image-chunks", "default-chunks"])
+def chunk_bytes(request, monkeypatch):
+    monkeypatch.setattr(conv_ops, "_CHUNK_BYTES", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("shape, wshape, kw", [
+    ((3, 4, 9, 8), (6, 4, 3, 3), {"padding": 1}),
+    ((3, 4, 9, 8), (6, 4, 3, 2), {"padding": "same", "dilation": 2}),  # uneven 'same' pads
+    ((3, 4, 9, 8), (6, 2, 3, 3), {"padding": (2, 1), "groups": 2}),
+    ((3, 4, 9, 8), (6, 4, 1, 1), {}),
+    ((3, 4, 9, 8), (6, 4, 3, 3), {"stride": (1, 2), "padding": 1}),  # strided col2im
+    ((3, 4, 9, 8), (6, 4, 3, 3), {"stride": 2, "dilation": (2, 1)}),
+    ((2, 3, 5, 6, 4), (4, 3, 3, 2, 3), {"padding": 1}),  # 3-d
+    ((2, 3, 7, 6, 4), (4, 3, 3, 1, 1), {"dilation": (2, 1, 1)}),  # 3-d, widened planes
+    ((3, 4, 11), (6, 4, 3), {"padding": 2, "dilation": 3}),
+])
+def test_conv_paths_match_torch(chunk_bytes, shape, wshape, kw):
+    fn = {3: "conv1d", 4: "conv2d", 5: "conv3d"}[len(shape)]
+    check(lambda lib, x, w, b: getattr(F(lib), fn)(x, w, b, **kw),
+          randn(*shape), randn(*wshape, seed=1), randn(wshape[0], seed=2))
+
+
+def test_conv_transpose_paths_match_torch(chunk_bytes):
+    check(lambda lib, x, w: F(lib).conv_transpose2d(x, w, None, 1, 1, 0, 2, 2),
+          randn(3, 4, 6, 5), randn(4, 3, 3, 3, seed=1))
+    check(lambda lib, x, w: F(lib).conv_transpose2d(x, w, stride=2, output_padding=1),
+          randn(3, 4, 4, 5), randn(4, 3, 3, 3, seed=1))
+
+
+def test_conv_float32_batch_of_many_chunks():
+    # the default chunk size with a batch large enough to need several chunks
+    check(lambda lib, x, w: F(lib).conv2d(x, w, padding=1),
+          randn(9, 16, 20, 20).astype("float32"), randn(8, 16, 3, 3, seed=1).astype("float32"),
+          rtol=1e-4, atol=1e-4)
+
+
+def test_conv_empty_batch_gradients(chunk_bytes):
+    check(lambda lib, x, w: F(lib).conv2d(x, w, padding=1),
+          randn(0, 4, 5, 5), randn(6, 4, 3, 3, seed=1))
