@@ -1,10 +1,28 @@
-"""Shared timing helpers: best-of-N medians, and thread pinning for both libraries."""
+"""Shared timing helpers: ember/torch case pairs timed in interleaved rounds, and thread
+pinning for both libraries."""
 from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 THREADS = 2
+
+
+@dataclass
+class Pair:
+    """One benchmark case: the same work as an ember callable and a torch callable.
+
+    `number` calls make one timed run; `per` divides the time per call (a 100-op chain
+    reports time per op with per=100).
+    """
+
+    name: str
+    ember: Callable[[], object]
+    torch: Callable[[], object]
+    number: int
+    per: int = 1
 
 
 def pin_threads(n: int = THREADS) -> int:
@@ -17,16 +35,37 @@ def pin_threads(n: int = THREADS) -> int:
     return n
 
 
-def timeit(fn, *, number: int, repeat: int = 7) -> float:
-    """Median seconds per call of fn over `repeat` runs of `number` calls."""
-    fn()  # warm up
-    runs = []
+def _run(fn, number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def compare(pair: Pair, *, repeat: int = 7, number: int | None = None) -> dict[str, float]:
+    """Time both sides of `pair` in alternating rounds, so both see the same background load.
+
+    Returns seconds per call (divided by `pair.per`): the best round and the median round
+    of each library.
+    """
+    number = number or pair.number
+    pair.ember()  # warm up both
+    pair.torch()
+    e_runs, t_runs = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        runs.append((time.perf_counter() - t0) / number)
-    return statistics.median(runs)
+        e_runs.append(_run(pair.ember, number) / pair.per)
+        t_runs.append(_run(pair.torch, number) / pair.per)
+    return {"ember": min(e_runs), "torch": min(t_runs),
+            "ember_median": statistics.median(e_runs), "torch_median": statistics.median(t_runs)}
+
+
+def measure(pairs: list[Pair], repeat: int = 7) -> list[tuple[str, float, float]]:
+    """(name, ember seconds, torch seconds) per pair: the best of `repeat` interleaved rounds."""
+    rows = []
+    for pair in pairs:
+        r = compare(pair, repeat=repeat)
+        rows.append((pair.name, r["ember"], r["torch"]))
+    return rows
 
 
 def report(rows: list[tuple[str, float, float]], threads: int) -> None:
@@ -34,10 +73,13 @@ def report(rows: list[tuple[str, float, float]], threads: int) -> None:
     print(f"threads: {threads}")
     print(f"{'case':44s} {'ember':>11s} {'torch':>11s} {'ember/torch':>12s}")
     for name, e, t in rows:
-        print(f"{name:44s} {_fmt(e):>11s} {_fmt(t):>11s} {e / t:12.2f}")
+        print(f"{name:44s} {fmt_time(e):>11s} {fmt_time(t):>11s} {e / t:12.2f}")
 
 
-def _fmt(seconds: float) -> str:
+def fmt_time(seconds: float) -> str:
+    """Seconds as a short human string in us, ms or s."""
     if seconds < 1e-3:
         return f"{seconds * 1e6:.2f} us"
-    return f"{seconds * 1e3:.2f} ms"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 import torch
-from common import pin_threads, report, timeit
+from common import Pair, measure, pin_threads, report
 
 # this checkout's ember, whatever else the environment has installed under that name
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -52,7 +52,8 @@ class Net:
         return loss
 
 
-def conv_cases(rows, shape, out_channels):
+def conv_pairs(shape, out_channels) -> list[Pair]:
+    """conv2d forward and forward+backward on one input shape, padding 1."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(np.float32)
     w = (rng.standard_normal((out_channels, shape[1], 3, 3)) * 0.1).astype(np.float32)
@@ -69,16 +70,13 @@ def conv_cases(rows, shape, out_channels):
         def fwd_bwd(lib=lib, xt=xt, wt=wt):
             lib.nn.functional.conv2d(xt, wt, padding=1).sum().backward()
         fns.append((fwd, fwd_bwd))
-    rows.append((name + " fwd", timeit(fns[0][0], number=3), timeit(fns[1][0], number=3)))
-    rows.append((name + " fwd+bwd", timeit(fns[0][1], number=3), timeit(fns[1][1], number=3)))
+    return [Pair(name + " fwd", fns[0][0], fns[1][0], number=3),
+            Pair(name + " fwd+bwd", fns[0][1], fns[1][1], number=3)]
 
 
-def main() -> None:
-    threads = pin_threads(*(int(a) for a in sys.argv[1:2]))
-    rows = []
-    conv_cases(rows, (64, 32, 16, 16), 64)
-    conv_cases(rows, (64, 3, 32, 32), 32)
-
+def cnn_pair() -> Pair:
+    """The CNN training step; both nets start from torch's initial weights, and their first
+    losses must agree."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((64, 3, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, 64)
@@ -88,9 +86,14 @@ def main() -> None:
     ex, ey = ember.tensor(x), ember.tensor(y)
     lt, le = tnet.step(tx, ty).item(), enet.step(ex, ey).item()
     assert abs(lt - le) < 1e-3 * max(1.0, abs(lt)), (lt, le)
-    rows.append(("CNN train step, batch 64x3x32x32", timeit(lambda: enet.step(ex, ey), number=3),
-                 timeit(lambda: tnet.step(tx, ty), number=3)))
-    report(rows, threads)
+    return Pair("CNN train step, batch 64x3x32x32", lambda: enet.step(ex, ey),
+                lambda: tnet.step(tx, ty), number=3)
+
+
+def main() -> None:
+    threads = pin_threads(*(int(a) for a in sys.argv[1:2]))
+    pairs = conv_pairs((64, 32, 16, 16), 64) + conv_pairs((64, 3, 32, 32), 32) + [cnn_pair()]
+    report(measure(pairs), threads)
 
 
 if __name__ == "__main__":

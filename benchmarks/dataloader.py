@@ -52,6 +52,13 @@ def make_dataset(lib, data_module, images: np.ndarray, labels: np.ndarray):
     return Augmented()
 
 
+def make_data(samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random uint8 HWC images and int labels, the same for every caller."""
+    rng = np.random.default_rng(0)
+    return (rng.integers(0, 256, (samples, 32, 32, 3), dtype=np.uint8),
+            rng.integers(0, 10, samples))
+
+
 def epoch(loader) -> tuple[float, float]:
     """(seconds to the first batch, seconds for the whole epoch)."""
     t0 = time.perf_counter()
@@ -97,28 +104,37 @@ def torch_epoch(ds, workers: int):
     return lambda: epoch(loader(tud, ds, workers))
 
 
+def loader_rows(samples: int, epochs: int, workers=(0, 2)) -> list[dict[str, float]]:
+    """Per worker count: seconds per epoch and to the first batch for each library (median
+    of `epochs` interleaved epochs over the same images and labels)."""
+    images, labels = make_data(samples)
+    e_ds = make_dataset(ember, eud, images, labels)
+    t_ds = make_dataset(torch, tud, images, labels)
+    rows = []
+    for n in workers:
+        (e_first, e_total), (t_first, t_total) = interleaved(
+            [ember_epoch(e_ds, n), torch_epoch(t_ds, n)], epochs)
+        rows.append({"workers": n, "samples": samples, "ember_epoch": e_total,
+                     "torch_epoch": t_total, "ember_first": e_first, "torch_first": t_first})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=8192)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     threads = pin_threads()
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (args.samples, 32, 32, 3), dtype=np.uint8)
-    labels = rng.integers(0, 10, args.samples)
-    e_ds = make_dataset(ember, eud, images, labels)
-    t_ds = make_dataset(torch, tud, images, labels)
     print(f"threads: {threads}  samples/epoch: {args.samples}  batch: {BATCH}  "
           f"median of {args.epochs} interleaved epochs")
     print(f"{'workers':8s} {'ember samples/s':>16s} {'torch samples/s':>16s} {'ratio':>7s}  "
           f"{'ember 1st batch':>16s} {'torch 1st batch':>16s}")
-    for workers in (0, 2):
-        (e_first, e_total), (t_first, t_total) = interleaved(
-            [ember_epoch(e_ds, workers), torch_epoch(t_ds, workers)], args.epochs)
-        e_rate, t_rate = args.samples / e_total, args.samples / t_total
-        print(f"{workers:<8d} {e_rate:16.0f} {t_rate:16.0f} {e_rate / t_rate:7.2f}  "
-              f"{e_first * 1e3:13.1f} ms {t_first * 1e3:13.1f} ms")
+    for row in loader_rows(args.samples, args.epochs):
+        e_rate, t_rate = args.samples / row["ember_epoch"], args.samples / row["torch_epoch"]
+        print(f"{row['workers']:<8d} {e_rate:16.0f} {t_rate:16.0f} {e_rate / t_rate:7.2f}  "
+              f"{row['ember_first'] * 1e3:13.1f} ms {row['torch_first'] * 1e3:13.1f} ms")
 
+    e_ds = make_dataset(ember, eud, *make_data(args.samples))
     print("\nember transport with 2 workers (same run):")
     (_, shm_total), (_, pickled_total) = interleaved(
         [ember_epoch(e_ds, 2, True), ember_epoch(e_ds, 2, False)], args.epochs)
@@ -129,6 +145,7 @@ def main() -> None:
 
     # The transport alone, one (128, 3, 32, 32) float32 batch through a queue.
     import multiprocessing as mp
+    rng = np.random.default_rng(1)
     batch = (ember.from_numpy(rng.random((BATCH, 3, 32, 32), dtype=np.float32)),
              ember.arange(BATCH))
     q = mp.get_context("fork").Queue()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from common import pin_threads, report, timeit
+from common import Pair, measure, pin_threads, report
 
 import ember
 
@@ -37,34 +37,38 @@ def mlp_step(lib, params, x, y):
             p.sub_(p.grad, alpha=0.01)
 
 
-def main() -> None:
-    threads = pin_threads()
+def matmul_pairs() -> list[Pair]:
+    """A 512x512 matmul, forward only and with backward."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((512, 512)).astype(np.float32)
     b = rng.standard_normal((512, 512)).astype(np.float32)
-    rows = []
     ea, eb, ta, tb = ember.tensor(a), ember.tensor(b), torch.tensor(a), torch.tensor(b)
-    rows.append(("matmul 512x512 float32", timeit(lambda: ea @ eb, number=20),
-                 timeit(lambda: ta @ tb, number=20)))
-
-    ea.requires_grad_()
-    ta.requires_grad_()
+    out = [Pair("matmul 512x512 float32", lambda: ea @ eb, lambda: ta @ tb, number=20)]
+    ga, gb = ember.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
 
     def fwd_bwd(x, y):
         x.grad = None
         (x @ y).sum().backward()
-    rows.append(("matmul 512x512 + backward", timeit(lambda: fwd_bwd(ea, eb), number=10),
-                 timeit(lambda: fwd_bwd(ta, tb), number=10)))
+    out.append(Pair("matmul 512x512 + backward", lambda: fwd_bwd(ga, eb),
+                    lambda: fwd_bwd(gb, tb), number=10))
+    return out
 
+
+def mlp_pair() -> Pair:
+    """The MLP training step at batch 128, both libraries from the same weights and batch."""
+    rng = np.random.default_rng(0)
     x = rng.standard_normal((128, 784)).astype(np.float32)
     y = rng.integers(0, 10, 128)
     ep = mlp_params(ember, np.random.default_rng(1))
     tp = mlp_params(torch, np.random.default_rng(1))
     ex, ey, tx, ty = ember.tensor(x), ember.tensor(y), torch.tensor(x), torch.tensor(y)
-    rows.append(("MLP 784-512-512-10 step, batch 128",
-                 timeit(lambda: mlp_step(ember, ep, ex, ey), number=20),
-                 timeit(lambda: mlp_step(torch, tp, tx, ty), number=20)))
-    report(rows, threads)
+    return Pair("MLP 784-512-512-10 step, batch 128", lambda: mlp_step(ember, ep, ex, ey),
+                lambda: mlp_step(torch, tp, tx, ty), number=20)
+
+
+def main() -> None:
+    threads = pin_threads()
+    report(measure(matmul_pairs() + [mlp_pair()]), threads)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from common import pin_threads, report, timeit
+from common import Pair, measure, pin_threads, report
 
 import ember
 
@@ -20,15 +20,15 @@ def chain(lib, x, w):
     return y.sum()
 
 
-def main() -> None:
-    threads = pin_threads()
+def pairs() -> list[Pair]:
+    """The three cases, built on the same 16 floats for both libraries."""
     data = np.random.default_rng(0).standard_normal(16).astype(np.float32)
-    rows = []
+    out = []
     for name, grad in (("add, no grad", False), ("add, requires_grad", True)):
         ea, eb = ember.tensor(data, requires_grad=grad), ember.tensor(data)
         ta, tb = torch.tensor(data, requires_grad=grad), torch.tensor(data)
-        rows.append((f"{name} (16 floats)", timeit(lambda a=ea, b=eb: a + b, number=20000),
-                     timeit(lambda a=ta, b=tb: a + b, number=20000)))
+        out.append(Pair(f"{name} (16 floats)", lambda a=ea, b=eb: a + b,
+                        lambda a=ta, b=tb: a + b, number=20000))
 
     ex, ew = ember.tensor(data, requires_grad=True), ember.tensor(data, requires_grad=True)
     tx, tw = torch.tensor(data, requires_grad=True), torch.tensor(data, requires_grad=True)
@@ -37,10 +37,14 @@ def main() -> None:
         x.grad = w.grad = None
         chain(lib, x, w).backward()
 
-    e = timeit(lambda: step(ember, ex, ew), number=200) / 100
-    t = timeit(lambda: step(torch, tx, tw), number=200) / 100
-    rows.append(("100-op chain + backward, per op", e, t))
-    report(rows, threads)
+    out.append(Pair("100-op chain + backward, per op", lambda: step(ember, ex, ew),
+                    lambda: step(torch, tx, tw), number=200, per=100))
+    return out
+
+
+def main() -> None:
+    threads = pin_threads()
+    report(measure(pairs()), threads)
 
 
 if __name__ == "__main__":

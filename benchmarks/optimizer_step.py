@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from common import pin_threads, report, timeit
+from common import Pair, measure, pin_threads, report
 
 import ember
 import ember.optim
@@ -34,30 +34,35 @@ def make(lib, arrays, grads):
     return params
 
 
-def main() -> None:
-    threads = pin_threads()
+CASES = {"Adam": dict(lr=1e-3), "SGD momentum": dict(lr=1e-2, momentum=0.9),
+         "AdamW": dict(lr=1e-3)}
+
+
+def pairs(names=tuple(CASES)) -> list[Pair]:
+    """For each optimizer: ember's step against torch's default step and its foreach step,
+    all over copies of the same parameters and gradients."""
     rng = np.random.default_rng(0)
     shapes = transformer_shapes()
     arrays = [(rng.standard_normal(s) * 0.02).astype(np.float32) for s in shapes]
     grads = [(rng.standard_normal(s) * 1e-3).astype(np.float32) for s in shapes]
-    print(f"{len(shapes)} parameter tensors, {sum(a.size for a in arrays) / 1e6:.1f}M floats")
-    rows = []
-    cases = [("Adam", dict(lr=1e-3)), ("SGD momentum", dict(lr=1e-2, momentum=0.9)),
-             ("AdamW", dict(lr=1e-3))]
-    for name, kw in cases:
+    out = []
+    for name in names:
+        kw = CASES[name]
         cls = name.split()[0]
-        ep = make(ember, arrays, grads)
-        tp = make(torch, arrays, grads)
-        tpf = make(torch, arrays, grads)
-        e_opt = getattr(ember.optim, cls)(ep, **kw)
-        t_opt = getattr(torch.optim, cls)(tp, **kw)
-        t_fe = getattr(torch.optim, cls)(tpf, foreach=True, **kw)
-        e = timeit(e_opt.step, number=5)
-        t = timeit(t_opt.step, number=5)
-        tf = timeit(t_fe.step, number=5)
-        rows.append((f"{name}: vs torch default", e, t))
-        rows.append((f"{name}: vs torch foreach=True", e, tf))
-    report(rows, threads)
+        e_opt = getattr(ember.optim, cls)(make(ember, arrays, grads), **kw)
+        t_opt = getattr(torch.optim, cls)(make(torch, arrays, grads), **kw)
+        t_fe = getattr(torch.optim, cls)(make(torch, arrays, grads), foreach=True, **kw)
+        out.append(Pair(f"{name}: vs torch default", e_opt.step, t_opt.step, number=5))
+        out.append(Pair(f"{name}: vs torch foreach=True", e_opt.step, t_fe.step, number=5))
+    return out
+
+
+def main() -> None:
+    threads = pin_threads()
+    shapes = transformer_shapes()
+    floats = sum(int(np.prod(s)) for s in shapes)
+    print(f"{len(shapes)} parameter tensors, {floats / 1e6:.1f}M floats")
+    report(measure(pairs()), threads)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 import torch
-from common import pin_threads, report, timeit
+from common import Pair, measure, pin_threads, report
 
 # this checkout's ember, whatever else the environment has installed under that name
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -75,8 +75,8 @@ def make_lstm_step(lib, x, state=None, lr=0.01):
     return step, lstm
 
 
-def main() -> None:
-    threads = pin_threads(*(int(a) for a in sys.argv[1:2]))
+def encoder_pair() -> Pair:
+    """The encoder training step, ember starting from torch's initial weights."""
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, VOCAB, (BATCH, SEQ))
     labels = rng.integers(0, CLASSES, BATCH)
@@ -85,17 +85,22 @@ def main() -> None:
     tmodel = build(torch)
     state = {k: v.numpy().copy() for k, v in tmodel.state_dict().items()}
     emodel = build(ember, state)
-    rows = []
     steps = [make_step(lib, m, lib.tensor(tokens), lib.tensor(labels), lib.tensor(pad))
              for lib, m in ((ember, emodel), (torch, tmodel))]
-    rows.append((f"encoder step b{BATCH} s{SEQ} d{D} x{LAYERS}",
-                 timeit(steps[0], number=3), timeit(steps[1], number=3)))
-    x = rng.standard_normal((32, BATCH, D)).astype(np.float32)
+    return Pair(f"encoder step b{BATCH} s{SEQ} d{D} x{LAYERS}", steps[0], steps[1], number=3)
+
+
+def lstm_pair() -> Pair:
+    """The LSTM training step, ember starting from torch's initial weights."""
+    x = np.random.default_rng(1).standard_normal((32, BATCH, D)).astype(np.float32)
     tstep, tl = make_lstm_step(torch, x)
     estep, _ = make_lstm_step(ember, x, {k: v.numpy().copy() for k, v in tl.state_dict().items()})
-    rows.append((f"LSTM step b{BATCH} s32 h{D} x2", timeit(estep, number=3),
-                 timeit(tstep, number=3)))
-    report(rows, threads)
+    return Pair(f"LSTM step b{BATCH} s32 h{D} x2", estep, tstep, number=3)
+
+
+def main() -> None:
+    threads = pin_threads(*(int(a) for a in sys.argv[1:2]))
+    report(measure([encoder_pair(), lstm_pair()]), threads)
 
 
 if __name__ == "__main__":
