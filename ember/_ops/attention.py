@@ -1,11 +1,12 @@
 """Attention: F.scaled_dot_product_attention and F.multi_head_attention_forward.
 
-Both are compositions of ember ops (matmul, softmax, masked_fill, dropout ...), so
-their gradients - including higher-order ones - come from those ops' formulas.
 The math follows torch's reference ("math") path: scores = q @ k^T * scale, an
 additive float mask or a boolean keep-mask, softmax over the key axis, dropout,
 then @ v. Rows whose keys are all masked out give zeros instead of NaN, as
-torch's safe softmax does.
+torch's safe softmax does. scaled_dot_product_attention is one fused node
+(ScaledDotProductAttention) over raw arrays; _math_weights writes the same weights
+with ember ops, for its create_graph backward and for inputs the kernel does not
+take. multi_head_attention_forward projects, splits the heads and calls it.
 """
 from __future__ import annotations
 
@@ -338,12 +339,24 @@ def multi_head_attention_forward(
         raise AssertionError(f"key shape {tuple(key.shape)} does not match value shape "
                              f"{tuple(value.shape)}")
 
+    # heads as views of the projections (no copies) unless an option needs the
+    # (N * heads, L, head_dim) layout
+    by_views = not (need_weights or add_zero_attn or static_k is not None or
+                    static_v is not None)
+    batch_major = (by_views and bias_k is None and query is key and key is value and
+                   not use_separate_proj_weight and not query.is_contiguous() and
+                   query.transpose(0, 1).is_contiguous())
+    if not training:
+        dropout_p = 0.0
+
     # input projections
     if not use_separate_proj_weight:
         if in_proj_weight is None:
             raise AssertionError("use_separate_proj_weight is False but in_proj_weight is None")
         if query is key and key is value:  # self-attention: one product for q, k and v
-            q, k, v = linear(query, in_proj_weight, in_proj_bias).chunk(3, -1)
+            # from a batch_first module, project the (N, L, E) memory as it lies
+            x = query.transpose(0, 1) if batch_major else query
+            q, k, v = linear(x, in_proj_weight, in_proj_bias).chunk(3, -1)
         else:
             w_q, w_k, w_v = in_proj_weight.chunk(3)
             b_q = b_k = b_v = None
@@ -385,6 +398,11 @@ def multi_head_attention_forward(
         attn_mask = _pad_last(attn_mask)
         key_padding_mask = _pad_last(key_padding_mask)
 
+    if by_views:
+        return _attend_heads(q, k, v, attn_mask, key_padding_mask, num_heads, dropout_p,
+                             is_causal, batch_major, out_proj_weight, out_proj_bias,
+                             is_batched)
+
     q = q.reshape(tgt_len, bsz * num_heads, head_dim).transpose(0, 1)
     k = k.reshape(k.shape[0], bsz * num_heads, head_dim).transpose(0, 1) if static_k is None \
         else static_k
@@ -407,9 +425,6 @@ def multi_head_attention_forward(
         kpm = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(bsz, num_heads, 1, src_len)
         kpm = kpm.reshape(bsz * num_heads, 1, src_len)
         attn_mask = kpm if attn_mask is None else attn_mask + kpm
-
-    if not training:
-        dropout_p = 0.0
 
     if need_weights:
         scores = q.matmul(k.transpose(-2, -1)) * (1.0 / math.sqrt(head_dim))
@@ -439,6 +454,46 @@ def multi_head_attention_forward(
     out = scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, is_causal)
     out = out.permute(2, 0, 1, 3).reshape(bsz * tgt_len, embed_dim)
     out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
+    if not is_batched:
+        out = out.squeeze(1)
+    return out, None
+
+
+def _split_heads(x: Tensor, num_heads: int, batch_major: bool) -> Tensor:
+    """The (N, heads, S, head_dim) view of a projection laid out (N, S, E) when batch_major,
+    else (S, N, E)."""
+    a, b, e = x.shape
+    x = x.view(a, b, num_heads, e // num_heads)
+    return x.transpose(1, 2) if batch_major else x.permute(1, 2, 0, 3)
+
+
+def _attend_heads(q, k, v, attn_mask, key_padding_mask, num_heads: int, dropout_p: float,
+                  is_causal: bool, batch_major: bool, out_proj_weight, out_proj_bias,
+                  is_batched: bool) -> tuple:
+    """multi_head_attention_forward's need_weights=False tail: one fused attention over
+    head views of q, k, v, then the output projection (see _split_heads for layouts)."""
+    qh, kh, vh = (_split_heads(x, num_heads, batch_major) for x in (q, k, v))
+    bsz, _, tgt_len, head_dim = qh.shape
+    src_len = kh.shape[2]
+    embed_dim = num_heads * head_dim
+    mask = None
+    if attn_mask is not None:  # (1, L, S) or (N * heads, L, S)
+        mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else \
+            attn_mask.reshape(bsz, num_heads, tgt_len, src_len)
+    if key_padding_mask is not None:
+        if tuple(key_padding_mask.shape) != (bsz, src_len):
+            raise AssertionError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
+                                 f"{tuple(key_padding_mask.shape)}")
+        kpm = key_padding_mask.reshape(bsz, 1, 1, src_len)
+        mask = kpm if mask is None else mask + kpm
+    out = scaled_dot_product_attention(qh, kh, vh, mask, dropout_p, is_causal)
+    if batch_major:
+        out = out.transpose(1, 2).reshape(bsz * tgt_len, embed_dim)
+        out = linear(out, out_proj_weight, out_proj_bias).view(bsz, tgt_len, embed_dim)
+        out = out.transpose(0, 1)
+    else:
+        out = out.permute(2, 0, 1, 3).reshape(tgt_len * bsz, embed_dim)
+        out = linear(out, out_proj_weight, out_proj_bias).view(tgt_len, bsz, embed_dim)
     if not is_batched:
         out = out.squeeze(1)
     return out, None

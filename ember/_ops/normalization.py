@@ -34,6 +34,7 @@ from ember._ops.reduction import _acc, _back
 from ember._ops.shape import _wrap_dim, cat
 from ember._tensor import Tensor, _make
 from ember.autograd.function import Function
+from ember.autograd.grad_mode import _state
 
 __all__ = [
     "batch_norm", "instance_norm", "layer_norm", "group_norm", "rms_norm",
@@ -282,6 +283,8 @@ class NativeLayerNorm(Function):
         a, weight, mean, rstd = ctx.saved_tensors
         need = ctx.needs_input_grad
         axes, n = ctx.axes, ctx.n
+        if not _state.enabled and gy is not None and gmean is None and grstd is None and n:
+            return _layer_norm_backward_arrays(gy, a, weight, mean, rstd, axes, n, need)
         lead = tuple(range(a.ndim - len(axes)))
         xhat = (a - mean) * rstd
         ga = gw = gb = None
@@ -294,6 +297,35 @@ class NativeLayerNorm(Function):
             gxhat = (gy if weight is None else gy * weight) if gy is not None else a * 0.0
             ga = _centred_grad(gxhat, xhat, rstd, axes, n, gmean, grstd)
         return ga, gw, gb, None, None
+
+
+def _layer_norm_backward_arrays(gy, a, weight, mean, rstd, axes, n, need):
+    """NativeLayerNorm's backward on raw arrays when no graph is recorded: the formula of
+    NOTE [ Fused norm backward ] over rows of n elements, computed in place."""
+    x = a._data
+    wshape = x.shape[x.ndim - len(axes):]
+    g = _acc(gy._data).reshape(-1, n)
+    xhat = _acc(x).reshape(-1, n) - mean._data.reshape(-1, 1)
+    r = rstd._data.reshape(-1, 1)
+    xhat *= r
+    ga = gw = gb = None
+    # weight and bias grads stay in the accumulation dtype; the engine casts them
+    if need[1]:
+        gw = _make((g * xhat).sum(0).reshape(wshape))
+    if need[2]:
+        gb = _make(g.sum(0).reshape(wshape))
+    if need[0]:
+        gx = g * _acc(weight._data).reshape(-1) if weight is not None else g.copy()
+        c1 = (gx * xhat).sum(1, keepdims=True)
+        c1 *= 1.0 / n
+        c2 = gx.sum(1, keepdims=True)
+        c2 *= 1.0 / n
+        gx -= c2
+        xhat *= c1
+        gx -= xhat
+        gx *= r
+        ga = _make(_back(gx.reshape(x.shape), x))
+    return ga, gw, gb, None, None
 
 
 def _normalized_shape(name: str, normalized_shape) -> tuple:
