@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings as _warnings
 
-__version__ = "0.1.0"
+from ember.torch_version import __version__ as __version__
 
 # torch computes inf - inf, 0 * inf, log(0) ... silently; NumPy warns. Silence those
 # RuntimeWarnings only where ember's own kernels call NumPy, never in user code.
