@@ -249,59 +249,112 @@ def _has_nan(a) -> bool:
     return (a.dtype.kind == "f" or a.dtype.name == "bfloat16") and bool(_xp(a).isnan(a).any())
 
 
+def _max_index(win, values, o, k, s, p, d, L, xp):
+    """Flat input-plane positions of the window maxima (the first one on ties, a NaN if
+    the window has one): torch's `indices`."""
+    nsp = len(o)
+    if _has_nan(values):  # NaNs must win their windows: compare whole windows at once
+        K = 1
+        for v in k:
+            K *= v
+        arg = win.reshape(win.shape[:-nsp] + (K,)).argmax(-1)
+        return _argmax_positions(arg, o, k, s, p, d, L, xp)
+    offsets = list(np.ndindex(*k))
+    first = _first_hit(lambda j: win[(Ellipsis,) + offsets[j]], len(offsets), values, xp)
+    # flat plane position = (window origin) + (offset within the window)
+    strides = [int(np.prod(L[i + 1:], dtype=np.int64)) for i in range(nsp)]
+    delta = xp.asarray(np.array([sum(j[i] * d[i] * strides[i] for i in range(nsp))
+                                 for j in offsets], np.int64))
+    origin = None
+    for i in range(nsp):
+        g = (np.arange(o[i]) * s[i] - p[i]) * strides[i]
+        g = xp.asarray(g.reshape((o[i],) + (1,) * (nsp - 1 - i)))
+        origin = g if origin is None else origin + g
+    return delta[first] + origin
+
+
 class _MaxPool(Function):
-    """Max pooling over the last `nsp` dims; returns (values, indices)."""
+    """Max pooling over the last `nsp` dims; returns the values, and with `with_indices`
+    also the indices (computed only then: the gradient does not need them)."""
 
     _node_name = "MaxPool2DWithIndicesBackward0"
 
     @staticmethod
-    def forward(ctx, x: Tensor, nsp: int, k, s, p, d, o):
+    def forward(ctx, x: Tensor, nsp: int, k, s, p, d, o, with_indices: bool):
         a = x._data
         xp = _xp(a)
-        L = a.shape[-nsp:]
         padded = _padded(a, nsp, p, o, k, s, d, _lowest(a.dtype))
-        if a.size and not _has_nan(a):
-            win = _windows(padded, nsp, o, k, s, d)
-            values = None
-            for offset in np.ndindex(*k):  # maxima: one elementwise max per kernel offset
-                v = win[(Ellipsis,) + offset]
-                values = v.copy() if values is None else xp.maximum(values, v, out=values)
-            offsets = list(np.ndindex(*k))
-            first = _first_hit(lambda j: win[(Ellipsis,) + offsets[j]], len(offsets), values,
-                               xp)
-            # flat plane position = (window origin) + (offset within the window)
-            strides = [int(np.prod(L[i + 1:], dtype=np.int64)) for i in range(nsp)]
-            delta = xp.asarray(np.array([sum(j[i] * d[i] * strides[i] for i in range(nsp))
-                                         for j in offsets], np.int64))
-            origin = None
-            for i in range(nsp):
-                g = (np.arange(o[i]) * s[i] - p[i]) * strides[i]
-                g = xp.asarray(g.reshape((o[i],) + (1,) * (nsp - 1 - i)))
-                origin = g if origin is None else origin + g
-            index = delta[first] + origin
-        else:  # NaNs must win their windows: compare whole windows at once
-            win = _windows(padded, nsp, o, k, s, d)
-            K = 1
-            for v in k:
-                K *= v
-            flat = win.reshape(win.shape[:a.ndim] + (K,))
-            if flat.size:
-                arg = flat.argmax(-1)
-                values = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
-            else:
-                arg = xp.zeros(flat.shape[:-1], np.int64)
-                values = xp.zeros(flat.shape[:-1], a.dtype)
-            index = _argmax_positions(arg, o, k, s, p, d, L, xp)
-        index = xp.broadcast_to(index, values.shape).astype(np.int64, copy=False)
-        ctx.index, ctx.plane = index, L
+        win = _windows(padded, nsp, o, k, s, d)
+        values = None
+        for offset in np.ndindex(*k):  # one elementwise max per kernel offset (NaNs win)
+            v = win[(Ellipsis,) + offset]
+            values = v.copy() if values is None else xp.maximum(values, v, out=values)
+        ctx.padded, ctx.values, ctx.index = padded, values, None
+        ctx.geometry = (o, k, s, p, d, a.shape[-nsp:])
         ctx.unique = all(si >= di * (ki - 1) + 1 for si, ki, di in zip(s, k, d))
-        indices = _make(index)
+        if not with_indices:
+            return _make(values)
+        indices = _make(_MaxPool.index(ctx))
         ctx.mark_non_differentiable(indices)
         return _make(values), indices
 
     @staticmethod
-    def backward(ctx, grad: Tensor, _grad_indices):
-        return _Scatter.apply(grad, ctx.index, ctx.plane, ctx.unique), *(None,) * 6
+    def index(ctx):
+        """The flat argmax positions (..., o...) of the forward saved in ctx, made once."""
+        if ctx.index is None:
+            o, k, s, p, d, L = ctx.geometry
+            xp = _xp(ctx.values)
+            win = _windows(ctx.padded, len(o), o, k, s, d)
+            index = _max_index(win, ctx.values, o, k, s, p, d, L, xp)
+            ctx.index = xp.broadcast_to(index, ctx.values.shape).astype(np.int64, copy=False)
+        return ctx.index
+
+    @staticmethod
+    def backward(ctx, grad: Tensor, *_grad_indices):
+        g = grad._data
+        xp = _xp(g)
+        if ctx.unique and not _has_nan(ctx.values) and bool(xp.isfinite(g).all()):
+            return _WindowScatter.apply(grad, ctx), *(None,) * 7
+        L = ctx.geometry[-1]
+        return _Scatter.apply(grad, _MaxPool.index(ctx), L, ctx.unique), *(None,) * 7
+
+
+class _WindowScatter(Function):
+    """Max pooling's gradient for windows that do not overlap: per kernel offset, the
+    gradient goes where that offset holds its window's maximum and no earlier offset
+    did (torch's tie rule), written through a strided view of the input gradient.
+    A multiply by the hit mask is what makes this fast, so it takes finite gradients."""
+
+    _node_name = "MaxPool2DWithIndicesBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad: Tensor, pool):
+        g = grad._data
+        xp = _xp(g)
+        o, k, s, p, d, L = pool.geometry
+        nsp = len(o)
+        padded, values = pool.padded, pool.values
+        win = _windows(padded, nsp, o, k, s, d)
+        gpad = xp.zeros(padded.shape, g.dtype)
+        gwin = _windows(gpad, nsp, o, k, s, d)
+        if xp is np:
+            gwin = np.lib.stride_tricks.as_strided(gpad, gwin.shape, gwin.strides)
+        taken = None
+        for offset in np.ndindex(*k):
+            key = (Ellipsis,) + offset
+            hit = win[key] == values
+            if taken is None:
+                taken = hit
+            else:
+                hit = xp.greater(hit, taken)  # hit and not taken
+                xp.logical_or(taken, hit, out=taken)
+            xp.multiply(g, hit, out=gwin[key])
+        ctx.pool = pool
+        return _make(gpad[(Ellipsis,) + tuple(slice(pi, pi + Li) for pi, Li in zip(p, L))])
+
+    @staticmethod
+    def backward(ctx, gg: Tensor):
+        return _Gather.apply(gg, _MaxPool.index(ctx.pool), len(ctx.pool.geometry[-1])), None
 
 
 class _MaxPool3d(_MaxPool):
@@ -309,13 +362,13 @@ class _MaxPool3d(_MaxPool):
 
 
 def _max_pool(input: Tensor, nsp: int, kernel_size, stride, padding, dilation, ceil_mode,
-              op: str):
+              op: str, with_indices: bool = True):
     _check_input(input, nsp, op)
     if input.dtype.name == "bool":
         raise _not_implemented(op, input)
     k, s, p, d, o = _geometry(input, nsp, kernel_size, stride, padding, dilation, ceil_mode, op)
     cls = _MaxPool3d if nsp == 3 else _MaxPool
-    return cls.apply(input, nsp, k, s, p, d, o)
+    return cls.apply(input, nsp, k, s, p, d, o, with_indices)
 
 
 def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -328,8 +381,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """2-d max pooling over (N, C, H, W) or (C, H, W); windows may run into -inf padding
     and, with ceil_mode, past the right edge (torch.nn.functional.max_pool2d)."""
-    out = _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
-    return out if return_indices else out[0]
+    return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d",
+                     bool(return_indices))
 
 
 def max_pool3d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -342,8 +395,8 @@ def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """3-d max pooling over (N, C, D, H, W) or (C, D, H, W)."""
     if _AUTOCAST: input, = autocast_fp32(input)
-    out = _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, "max_pool3d")
-    return out if return_indices else out[0]
+    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode, "max_pool3d",
+                     bool(return_indices))
 
 
 def _one(v, name: str) -> tuple:
@@ -356,24 +409,31 @@ def _one(v, name: str) -> tuple:
     return v
 
 
-def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
-                            ceil_mode: bool = False, return_indices: bool = False) -> tuple:
-    """1-d max pooling returning (values, indices)."""
+def _max_pool1d(input: Tensor, kernel_size, stride, padding, dilation, ceil_mode,
+                with_indices: bool):
     _check_input(input, 1, "max_pool1d")
     s = None if stride is None or (isinstance(stride, (list, tuple)) and not stride) else \
         (1, _one(stride, "stride"))
     k = (1, _one(kernel_size, "kernel_size"))
-    x = unsqueeze(input, -2)
-    values, indices = _max_pool(x, 2, k, s if s is not None else k, (0, _one(padding, "padding")),
-                                (1, _one(dilation, "dilation")), ceil_mode, "max_pool1d")
-    return squeeze(values, -2), squeeze(indices, -2)
+    out = _max_pool(unsqueeze(input, -2), 2, k, s if s is not None else k,
+                    (0, _one(padding, "padding")), (1, _one(dilation, "dilation")), ceil_mode,
+                    "max_pool1d", with_indices)
+    if with_indices:
+        return squeeze(out[0], -2), squeeze(out[1], -2)
+    return squeeze(out, -2)
+
+
+def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple:
+    """1-d max pooling returning (values, indices)."""
+    return _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False):
     """1-d max pooling over (N, C, L) or (C, L)."""
-    out = max_pool1d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
-    return out if return_indices else out[0]
+    return _max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode,
+                       bool(return_indices))
 
 
 # ----------------------------------------------------------------- average pooling
