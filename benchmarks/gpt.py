@@ -15,12 +15,10 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from common import Pair, measure, pin_threads, report
 
 # this checkout's ember, whatever else the environment has installed under that name
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import ember  # noqa: E402
 
 
 @dataclass
@@ -126,6 +124,10 @@ def batch(cfg: GPTConfig, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def gpt_pair(cfg: GPTConfig | None = None) -> Pair:
     """The GPT training step for both libraries from torch's initial weights; their first
     losses must agree."""
+    # imported here, not at the top, so peak_memory.py can build the model with one library
+    import torch
+
+    import ember
     cfg = cfg or GPTConfig()
     torch.manual_seed(0)
     tmodel = make_gpt(torch, cfg)
