@@ -172,3 +172,11 @@ def test_grayscale_pil():
     assert np.abs(np.asarray(g).astype(int) - t.numpy()[0]).max() <= 1
     with pytest.raises(TypeError, match="PIL Image"):
         F.adjust_brightness("not an image", 1.0)
+
+
+def test_gaussian_blur_pil_goes_through_the_tensor_path():
+    a = rgb(12, 10)
+    out = F.gaussian_blur(Image.fromarray(a), [5, 3], [1.5, 0.7])
+    assert isinstance(out, Image.Image) and out.mode == "RGB"
+    np.testing.assert_array_equal(F.pil_to_tensor(out).numpy(),
+                                  F.gaussian_blur(chw(a), [5, 3], [1.5, 0.7]).numpy())

@@ -267,3 +267,58 @@ def test_convert_image_dtype_unsafe_cast_raises():
         F.convert_image_dtype(E(img(3, 2, 2)), ember.int32)
     with pytest.raises(TypeError, match="Tensor Image"):
         F.convert_image_dtype(img(3, 2, 2))
+
+
+# ----------------------------------------------------------------------------- blur, erase
+def _torch_blur(t, kernel_size, sigma):
+    def k1(n, s):
+        x = torch.linspace(-(n - 1) * 0.5, (n - 1) * 0.5, n, dtype=torch.float64)
+        p = torch.exp(-0.5 * (x / s) ** 2)
+        return p / p.sum()
+    kx, ky = kernel_size
+    k = (k1(ky, sigma[1])[:, None] * k1(kx, sigma[0])[None, :]).to(torch.float32)
+    c = t.shape[-3]
+    x = torch.nn.functional.pad(t.float().reshape(-1, c, *t.shape[-2:]),
+                                (kx // 2, kx // 2, ky // 2, ky // 2), mode="reflect")
+    out = torch.nn.functional.conv2d(x, k.expand(c, 1, ky, kx), groups=c)
+    return out.reshape(t.shape)
+
+
+@pytest.mark.parametrize("kernel_size, sigma", [(3, None), ([3, 5], [0.8, 1.4]), ([7, 1], 2.0)])
+def test_gaussian_blur_matches_torch_conv(kernel_size, sigma):
+    a = img(2, 3, 9, 11)
+    out = F.gaussian_blur(E(a), kernel_size, sigma)
+    ks = [kernel_size] * 2 if isinstance(kernel_size, int) else kernel_size
+    sg = ([k * 0.15 + 0.35 for k in ks] if sigma is None
+          else [sigma] * 2 if isinstance(sigma, float) else sigma)
+    assert_same(out, _torch_blur(torch.tensor(a), ks, sg), rtol=1e-5, atol=1e-6)
+    u8 = img(3, 9, 11, dtype=np.uint8)
+    out8 = F.gaussian_blur(E(u8), kernel_size, sigma)
+    assert out8.dtype == ember.uint8
+    expected = _torch_blur(torch.tensor(u8), ks, sg).round().to(torch.uint8).numpy()
+    assert np.abs(out8.numpy().astype(int) - expected).max() <= 1  # float sums can tie-flip
+
+
+def test_gaussian_blur_errors():
+    x = E(img(3, 8, 8))
+    with pytest.raises(ValueError, match="odd and positive integers"):
+        F.gaussian_blur(x, 4)
+    with pytest.raises(ValueError, match="its length should be 2"):
+        F.gaussian_blur(x, [3, 3, 3])
+    with pytest.raises(ValueError, match="sigma should have positive values"):
+        F.gaussian_blur(x, 3, -1.0)
+    with pytest.raises(TypeError, match="PIL Image or Tensor"):
+        F.gaussian_blur(img(3, 8, 8), 3)
+
+
+def test_erase_in_and_out_of_place():
+    a = img(3, 6, 7)
+    x = E(a)
+    out = F.erase(x, 1, 2, 3, 4, ember.tensor([1.0, 2.0, 3.0])[:, None, None])
+    expected = a.copy()
+    expected[:, 1:4, 2:6] = np.array([1.0, 2.0, 3.0])[:, None, None]
+    np.testing.assert_array_equal(out.numpy(), expected)
+    np.testing.assert_array_equal(x.numpy(), a)
+    assert F.erase(x, 0, 0, 1, 1, ember.tensor(0.0), inplace=True) is x
+    with pytest.raises(TypeError, match="Tensor Image"):
+        F.erase(a, 0, 0, 1, 1, 0)

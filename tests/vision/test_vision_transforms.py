@@ -217,3 +217,57 @@ def test_interpolation_mode_values():
     assert T.InterpolationMode.BILINEAR.value == "bilinear"
     assert math.isclose(float(T.Resize(4, interpolation=T.InterpolationMode.NEAREST)(
         timg(1, 8, 8)).sum()), float(timg(1, 8, 8)[..., ::2, ::2].sum()), rel_tol=1e-6)
+
+
+def test_random_erasing_box_value_and_reproducibility():
+    x = timg(3, 20, 24)
+    ember.manual_seed(7)
+    ember.rand(1)  # the transform's coin flip comes first
+    i, j, h, w, v = T.RandomErasing.get_params(x, (0.05, 0.2), (0.5, 2.0), value=[0.0])
+    assert 0.05 * 480 * 0.7 <= h * w <= 0.2 * 480 * 1.3 and h < 20 and w < 24
+    ember.manual_seed(7)
+    out = T.RandomErasing(p=1.0, scale=(0.05, 0.2), ratio=(0.5, 2.0), value=(1, 2, 3))(x)
+    expected = x.numpy().copy()
+    expected[:, i:i + h, j:j + w] = np.array([1, 2, 3])[:, None, None]
+    np.testing.assert_array_equal(out.numpy(), expected)
+    ember.manual_seed(8)
+    noisy = T.RandomErasing(p=1.0, value="random")(x)
+    ember.manual_seed(8)
+    np.testing.assert_array_equal(noisy.numpy(), T.RandomErasing(p=1.0, value="random")(x).numpy())
+    assert T.RandomErasing(p=0.0)(x) is x
+    # no box fits: the image comes back unchanged
+    assert T.RandomErasing.get_params(x, (0.99, 1.0), (1.0, 1.0))[4] is x
+
+
+def test_random_erasing_checks():
+    with pytest.raises(ValueError, match="If value is str, it should be 'random'"):
+        T.RandomErasing(value="zeros")
+    with pytest.raises(ValueError, match="Scale should be between 0 and 1"):
+        T.RandomErasing(scale=(0.5, 1.5))
+    with pytest.raises(ValueError, match="probability should be between 0 and 1"):
+        T.RandomErasing(p=2)
+    with pytest.raises(ValueError, match="either a single value or 3"):
+        T.RandomErasing(p=1.0, value=[1, 2])(timg(3, 8, 8))
+
+
+def test_random_grayscale_order_and_blur_classes():
+    x = timg(3, 6, 6)
+    gray = T.RandomGrayscale(p=1.0)(x)
+    np.testing.assert_array_equal(gray.numpy(), F.rgb_to_grayscale(x, 3).numpy())
+    assert T.RandomGrayscale(p=0.0)(x) is x
+    random.seed(1)
+    add = [T.Lambda(lambda s: s + "a"), T.Lambda(lambda s: s + "b"), T.Lambda(lambda s: s + "c")]
+    orders = {T.RandomOrder(add)("") for _ in range(40)}
+    assert all(sorted(o) == ["a", "b", "c"] for o in orders) and len(orders) > 1
+    ember.manual_seed(2)
+    sigma = T.GaussianBlur.get_params(0.5, 1.5)
+    assert 0.5 <= sigma <= 1.5
+    ember.manual_seed(2)
+    np.testing.assert_array_equal(T.GaussianBlur(3, (0.5, 1.5))(x).numpy(),
+                                  F.gaussian_blur(x, [3, 3], [sigma, sigma]).numpy())
+    with pytest.raises(ValueError, match="odd and positive number"):
+        T.GaussianBlur(4)
+    with pytest.raises(ValueError, match="of the form \\(min, max\\)"):
+        T.GaussianBlur(3, (2.0, 1.0))
+    with pytest.raises(ValueError, match="must be positive"):
+        T.GaussianBlur(3, 0)

@@ -5,6 +5,7 @@ from ember.vision.transforms.transforms import (
     ColorJitter,
     Compose,
     ConvertImageDtype,
+    GaussianBlur,
     Grayscale,
     InterpolationMode,
     Lambda,
@@ -14,7 +15,10 @@ from ember.vision.transforms.transforms import (
     RandomApply,
     RandomChoice,
     RandomCrop,
+    RandomErasing,
+    RandomGrayscale,
     RandomHorizontalFlip,
+    RandomOrder,
     RandomResizedCrop,
     RandomVerticalFlip,
     Resize,
@@ -25,4 +29,5 @@ from ember.vision.transforms.transforms import (
 __all__ = ["functional", "Compose", "ToTensor", "PILToTensor", "ConvertImageDtype", "ToPILImage",
            "Normalize", "Resize", "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice",
            "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop",
-           "ColorJitter", "Grayscale", "InterpolationMode"]
+           "ColorJitter", "Grayscale", "RandomGrayscale", "RandomOrder", "GaussianBlur",
+           "RandomErasing", "InterpolationMode"]

@@ -295,6 +295,46 @@ def adjust_hue(img: Tensor, hue_factor: float) -> Tensor:
     return convert_image_dtype(rgb, orig_dtype)
 
 
+# ----------------------------------------------------------------------------- blur, erase
+def _gaussian_kernel1d(kernel_size: int, sigma: float, dtype, device) -> Tensor:
+    half = (kernel_size - 1) * 0.5
+    x = ember.linspace(-half, half, steps=kernel_size, dtype=dtype, device=device)
+    pdf = ember.exp(-0.5 * (x / sigma).pow(2))
+    return pdf / pdf.sum()
+
+
+def gaussian_blur(img: Tensor, kernel_size: list[int], sigma: list[float]) -> Tensor:
+    """Blur each channel with a (ky, kx) Gaussian; borders reflect. kernel_size and
+    sigma are given x (width) first."""
+    if not isinstance(img, Tensor):
+        raise TypeError(f"img should be Tensor. Got {type(img)}")
+    _assert_image_tensor(img)
+    dtype = img.dtype if img.is_floating_point() else ember.float32
+    kx = _gaussian_kernel1d(kernel_size[0], sigma[0], dtype, img.device)
+    ky = _gaussian_kernel1d(kernel_size[1], sigma[1], dtype, img.device)
+    kernel = ky[:, None] * kx[None, :]
+    out_dtype = img.dtype
+    lead = img.shape[:-2]
+    x = img.reshape(-1, 1, *img.shape[-2:]).to(dtype)
+    padding = [kernel_size[0] // 2, kernel_size[0] // 2, kernel_size[1] // 2,
+               kernel_size[1] // 2]
+    x = F.conv2d(F.pad(x, padding, mode="reflect"), kernel[None, None])
+    x = x.reshape(*lead, *x.shape[-2:])
+    if not out_dtype.is_floating_point:
+        x = ember.round(x)
+    return x.to(out_dtype)
+
+
+def erase(img: Tensor, i: int, j: int, h: int, w: int, v: Tensor,
+          inplace: bool = False) -> Tensor:
+    """Overwrite the (h, w) box at (i, j) with `v` (broadcast over it)."""
+    _assert_image_tensor(img)
+    if not inplace:
+        img = img.clone()
+    img[..., i:i + h, j:j + w] = v
+    return img
+
+
 # ----------------------------------------------------------------------------- dtype, normalize
 def convert_image_dtype(image: Tensor, dtype=ember.float32) -> Tensor:
     """Change dtype and rescale so white stays white: [0, 1] for floats, [0, max]

@@ -22,7 +22,7 @@ __all__ = ["InterpolationMode", "get_dimensions", "get_image_size", "get_image_n
            "to_tensor", "pil_to_tensor", "convert_image_dtype", "to_pil_image", "normalize",
            "resize", "pad", "crop", "center_crop", "resized_crop", "hflip", "vflip",
            "adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue",
-           "rgb_to_grayscale", "to_grayscale"]
+           "rgb_to_grayscale", "to_grayscale", "gaussian_blur", "erase"]
 
 
 class InterpolationMode(Enum):
@@ -348,3 +348,48 @@ def to_grayscale(img, num_output_channels: int = 1):
     if F_pil._is_pil_image(img):
         return F_pil.to_grayscale(img, num_output_channels)
     raise TypeError("Input should be PIL Image")
+
+
+# ----------------------------------------------------------------------------- blur, erase
+def gaussian_blur(img, kernel_size, sigma=None):
+    """Gaussian blur with odd kernel_size (int or [kx, ky]) and sigma (default
+    0.3 * ((k - 1) * 0.5 - 1) + 0.8 per side). PIL images are blurred as tensors."""
+    if not isinstance(kernel_size, (int, list, tuple)):
+        raise TypeError(f"kernel_size should be int or a sequence of integers. Got "
+                        f"{type(kernel_size)}")
+    if isinstance(kernel_size, int):
+        kernel_size = [kernel_size, kernel_size]
+    if len(kernel_size) != 2:
+        raise ValueError(f"If kernel_size is a sequence its length should be 2. Got "
+                         f"{len(kernel_size)}")
+    for ksize in kernel_size:
+        if ksize % 2 == 0 or ksize < 0:
+            raise ValueError(f"kernel_size should have odd and positive integers. Got "
+                             f"{kernel_size}")
+    if sigma is None:
+        sigma = [ksize * 0.15 + 0.35 for ksize in kernel_size]
+    if not isinstance(sigma, (int, float, list, tuple)):
+        raise TypeError(f"sigma should be either float or sequence of floats. Got "
+                        f"{type(sigma)}")
+    if isinstance(sigma, (int, float)):
+        sigma = [float(sigma), float(sigma)]
+    if len(sigma) == 1:
+        sigma = [sigma[0], sigma[0]]
+    if len(sigma) != 2:
+        raise ValueError(f"If sigma is a sequence, its length should be 2. Got {len(sigma)}")
+    for s in sigma:
+        if s <= 0.0:
+            raise ValueError(f"sigma should have positive values. Got {sigma}")
+    if isinstance(img, Tensor):
+        return F_t.gaussian_blur(img, list(kernel_size), list(sigma))
+    if not F_pil._is_pil_image(img):
+        raise TypeError(f"img should be PIL Image or Tensor. Got {type(img)}")
+    out = F_t.gaussian_blur(pil_to_tensor(img), list(kernel_size), list(sigma))
+    return to_pil_image(out, mode=img.mode)
+
+
+def erase(img: Tensor, i: int, j: int, h: int, w: int, v: Tensor, inplace: bool = False):
+    """Overwrite the (h, w) box at (i, j) of a tensor image with `v`."""
+    if not isinstance(img, Tensor):
+        raise TypeError(f"img should be Tensor Image. Got {type(img)}")
+    return F_t.erase(img, i, j, h, w, v, inplace=inplace)

@@ -21,7 +21,8 @@ from ember.vision.transforms.functional import InterpolationMode, _check_interpo
 __all__ = ["Compose", "ToTensor", "PILToTensor", "ConvertImageDtype", "ToPILImage", "Normalize",
            "Resize", "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice", "RandomCrop",
            "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop", "ColorJitter",
-           "Grayscale", "InterpolationMode"]
+           "Grayscale", "RandomGrayscale", "RandomOrder", "GaussianBlur", "RandomErasing",
+           "InterpolationMode"]
 
 
 class Compose:
@@ -235,6 +236,26 @@ class RandomChoice:
         return f"{self.__class__.__name__}({lines}\n)(p={self.p})"
 
 
+class RandomOrder:
+    """Apply all of `transforms` in an order shuffled by Python's `random`."""
+
+    def __init__(self, transforms) -> None:
+        if not isinstance(transforms, Sequence):
+            raise TypeError("Argument transforms should be a sequence")
+        self.transforms = transforms
+
+    def __call__(self, img):
+        order = list(range(len(self.transforms)))
+        random.shuffle(order)
+        for i in order:
+            img = self.transforms[i](img)
+        return img
+
+    def __repr__(self) -> str:
+        lines = "".join(f"\n    {t}" for t in self.transforms)
+        return f"{self.__class__.__name__}({lines}\n)"
+
+
 class RandomCrop(nn.Module):
     """Crop a random (h, w) window, optionally padding first (`padding`) or as needed
     to reach the crop size (`pad_if_needed`)."""
@@ -442,3 +463,126 @@ class Grayscale(nn.Module):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}(num_output_channels={self.num_output_channels})"
+
+
+class RandomGrayscale(nn.Module):
+    """Convert to grayscale with probability p, keeping the number of channels."""
+
+    def __init__(self, p: float = 0.1) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, img):
+        num_output_channels, _, _ = F.get_dimensions(img)
+        if ember.rand(1) < self.p:
+            return F.rgb_to_grayscale(img, num_output_channels=num_output_channels)
+        return img
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(p={self.p})"
+
+
+class GaussianBlur(nn.Module):
+    """Gaussian blur with a sigma drawn uniformly from `sigma` = (min, max) per call."""
+
+    def __init__(self, kernel_size, sigma=(0.1, 2.0)) -> None:
+        super().__init__()
+        self.kernel_size = _setup_size(kernel_size,
+                                       "Kernel size should be a tuple/list of two integers")
+        for ks in self.kernel_size:
+            if ks <= 0 or ks % 2 == 0:
+                raise ValueError("Kernel size value should be an odd and positive number.")
+        if isinstance(sigma, numbers.Number):
+            if sigma <= 0:
+                raise ValueError("If sigma is a single number, it must be positive.")
+            sigma = (sigma, sigma)
+        elif isinstance(sigma, Sequence) and len(sigma) == 2:
+            if not 0.0 < sigma[0] <= sigma[1]:
+                raise ValueError("sigma values should be positive and of the form (min, max).")
+        else:
+            raise ValueError("sigma should be a single number or a list/tuple with length 2.")
+        self.sigma = sigma
+
+    @staticmethod
+    def get_params(sigma_min: float, sigma_max: float) -> float:
+        return ember.empty(1).uniform_(sigma_min, sigma_max).item()
+
+    def forward(self, img):
+        sigma = self.get_params(self.sigma[0], self.sigma[1])
+        return F.gaussian_blur(img, self.kernel_size, [sigma, sigma])
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}(kernel_size={self.kernel_size}, sigma={self.sigma})"
+
+
+class RandomErasing(nn.Module):
+    """With probability p, overwrite a random box of a tensor image (area fraction in
+    `scale`, aspect ratio log-uniform in `ratio`) with `value`: a number, one value per
+    channel, or 'random' for standard normal noise. Gives up after 10 draws that do not
+    fit and returns the image unchanged."""
+
+    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0,
+                 inplace: bool = False) -> None:
+        super().__init__()
+        if not isinstance(value, (numbers.Number, str, tuple, list)):
+            raise TypeError("Argument value should be either a number or str or a sequence")
+        if isinstance(value, str) and value != "random":
+            raise ValueError("If value is str, it should be 'random'")
+        if not isinstance(scale, Sequence):
+            raise TypeError("Scale should be a sequence")
+        if not isinstance(ratio, Sequence):
+            raise TypeError("Ratio should be a sequence")
+        if (scale[0] > scale[1]) or (ratio[0] > ratio[1]):
+            warnings.warn("Scale and ratio should be of kind (min, max)", stacklevel=2)
+        if scale[0] < 0 or scale[1] > 1:
+            raise ValueError("Scale should be between 0 and 1")
+        if p < 0 or p > 1:
+            raise ValueError("Random erasing probability should be between 0 and 1")
+        self.p = p
+        self.scale = scale
+        self.ratio = ratio
+        self.value = value
+        self.inplace = inplace
+
+    @staticmethod
+    def get_params(img: Tensor, scale, ratio, value=None):
+        """(top, left, height, width, fill) of the box; value None means random noise."""
+        img_c, img_h, img_w = img.shape[-3], img.shape[-2], img.shape[-1]
+        area = img_h * img_w
+        log_ratio = ember.log(ember.tensor(ratio))
+        for _ in range(10):
+            erase_area = area * ember.empty(1).uniform_(scale[0], scale[1]).item()
+            aspect_ratio = ember.exp(
+                ember.empty(1).uniform_(log_ratio[0].item(), log_ratio[1].item())).item()
+            h = int(round(math.sqrt(erase_area * aspect_ratio)))
+            w = int(round(math.sqrt(erase_area / aspect_ratio)))
+            if not (h < img_h and w < img_w):
+                continue
+            if value is None:
+                v = ember.empty([img_c, h, w], dtype=ember.float32).normal_()
+            else:
+                v = ember.tensor(value)[:, None, None]
+            i = ember.randint(0, img_h - h + 1, size=(1,)).item()
+            j = ember.randint(0, img_w - w + 1, size=(1,)).item()
+            return i, j, h, w, v
+        return 0, 0, img_h, img_w, img
+
+    def forward(self, img: Tensor) -> Tensor:
+        if ember.rand(1) < self.p:
+            if isinstance(self.value, (int, float)):
+                value = [float(self.value)]
+            elif isinstance(self.value, str):
+                value = None
+            else:
+                value = [float(v) for v in self.value]
+            if value is not None and len(value) not in (1, img.shape[-3]):
+                raise ValueError(f"If value is a sequence, it should have either a single value "
+                                 f"or {img.shape[-3]} (number of input channels)")
+            x, y, h, w, v = self.get_params(img, scale=self.scale, ratio=self.ratio,
+                                            value=value)
+            return F.erase(img, x, y, h, w, v, self.inplace)
+        return img
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}(p={self.p}, scale={self.scale}, "
+                f"ratio={self.ratio}, value={self.value}, inplace={self.inplace})")

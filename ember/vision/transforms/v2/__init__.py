@@ -17,6 +17,7 @@ from ember.vision.transforms.transforms import (
     ColorJitter,
     Compose,
     ConvertImageDtype,
+    GaussianBlur,
     Grayscale,
     InterpolationMode,
     Lambda,
@@ -26,7 +27,10 @@ from ember.vision.transforms.transforms import (
     RandomApply,
     RandomChoice,
     RandomCrop,
+    RandomErasing,
+    RandomGrayscale,
     RandomHorizontalFlip,
+    RandomOrder,
     RandomResizedCrop,
     RandomVerticalFlip,
     Resize,
@@ -36,7 +40,8 @@ from ember.vision.transforms.transforms import (
 __all__ = ["functional", "Compose", "ToTensor", "PILToTensor", "ConvertImageDtype", "ToPILImage",
            "Normalize", "Resize", "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice",
            "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop",
-           "ColorJitter", "Grayscale", "InterpolationMode", "ToImage", "ToDtype"]
+           "ColorJitter", "Grayscale", "RandomGrayscale", "RandomOrder", "GaussianBlur",
+           "RandomErasing", "InterpolationMode", "ToImage", "ToDtype"]
 
 
 class ToTensor(_v1.ToTensor):
