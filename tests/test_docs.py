@@ -223,6 +223,14 @@ def test_mkdocs_build_strict(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "site" / "index.html").exists()
+    # A fence Python-Markdown could not parse becomes a paragraph: "<p>```..." or, when
+    # backticks pair up, "<p><code>python no-run" followed by the code's first line.
+    broken = re.compile(r"<p>(`{3}|~{3}|<code>[\w-]+( [\w-]+)*\n)")
+    for page in PAGES:
+        html = tmp_path / "site" / (page[:-3] + "/index.html" if page != "index.md"
+                                    else "index.html")
+        assert not broken.search(html.read_text(encoding="utf-8")), (
+            f"docs/{page}: a code fence was rendered as text")
 
 
 def test_checks_catch_mistakes():
