@@ -378,16 +378,29 @@ class WeightsOnlyUnpicklerError(pickle.UnpicklingError):
     """A weights-only load met a global that is not allowlisted."""
 
 
+class _GlobalNotFound(AttributeError):
+    """A full (weights_only=False) load names a class this process does not have; raised as
+    torch raises it, not reported as a corrupt file."""
+
+
 def _refuse(module: str, name: str):
+    # torch's wording (without its terminal colours), with ember's function names
     full = f"{module}.{name}"
     raise WeightsOnlyUnpicklerError(
-        "Weights only load failed. Re-running `ember.load` with `weights_only` set to `False` "
-        "will likely succeed, but it can result in arbitrary code execution. Do it only if "
-        "you got the file from a trusted source.\n\n"
-        f"Unsupported global: GLOBAL {full} was not an allowed global by default. Please use "
-        f"`ember.serialization.add_safe_globals([{name}])` or the "
-        f"`ember.serialization.safe_globals([{name}])` context manager to allowlist this "
-        "global if you trust this class/function.")
+        "Weights only load failed. This file can still be loaded, to do so you have two "
+        "options, do those steps only if you trust the source of the checkpoint. \n"
+        "\t(1) As in PyTorch 2.6 and later, `ember.load` defaults to `weights_only=True`. "
+        "Re-running `ember.load` with `weights_only` set to `False` will likely succeed, but it "
+        "can result in arbitrary code execution. Do it only if you got the file from a "
+        "trusted source.\n"
+        "\t(2) Alternatively, to load with `weights_only=True` please check the recommended "
+        "steps in the following error message.\n"
+        f"\tWeightsUnpickler error: Unsupported global: GLOBAL {full} was not an allowed "
+        f"global by default. Please use `ember.serialization.add_safe_globals([{full}])` or "
+        f"the `ember.serialization.safe_globals([{full}])` context manager to allowlist this "
+        "global if you trust this class/function.\n\n"
+        "Check the documentation of torch.load to learn more about types accepted by default "
+        "with weights_only https://pytorch.org/docs/stable/generated/torch.load.html.")
 
 
 # ----------------------------------------------------------------- loading
@@ -593,9 +606,12 @@ class _CheckpointUnpickler(pickle.Unpickler):
             try:
                 return getattr(importlib.import_module("ember" + module[5:]), name)
             except (ImportError, AttributeError):
-                raise pickle.UnpicklingError(f"ember has no counterpart of {module}.{name}") \
+                raise _GlobalNotFound(f"ember has no counterpart of {module}.{name}") \
                     from None
-        return super().find_class(module, name)
+        try:
+            return super().find_class(module, name)
+        except AttributeError as e:
+            raise _GlobalNotFound(str(e)) from None
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
@@ -799,7 +815,7 @@ def _load_file(fh, name, path, map_location, weights_only, mmap, pickle_load_arg
     if head[:4] == b"PK\x03\x04":
         try:
             return _load_zip(fh, name, path, map_location, weights_only, mmap, pickle_load_args)
-        except (WeightsOnlyUnpicklerError, InvalidCheckpointError):
+        except (WeightsOnlyUnpicklerError, InvalidCheckpointError, _GlobalNotFound):
             raise
         except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, EOFError, struct.error,
                 ValueError, UnicodeDecodeError, pickle.UnpicklingError, IndexError,

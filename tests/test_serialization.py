@@ -640,3 +640,82 @@ def test_get_unsafe_globals_in_checkpoint(tmp_path):
     ember.save({"x": ember.ones(2), "d": ember.float16}, tmp_path / "ok.pt")
     assert serialization.get_unsafe_globals_in_checkpoint(tmp_path / "ok.pt") == []
     assert not marker.exists()
+
+
+# ----------------------------------------------------------------- whole modules, as programs do
+class EmberNet(ember.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = ember.nn.Linear(3, 2)
+        self.act = ember.nn.ReLU()
+        self.register_buffer("steps", ember.zeros(()))
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+class TorchNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 2)
+        self.act = torch.nn.ReLU()
+        self.register_buffer("steps", torch.zeros(()))
+
+    def forward(self, x):
+        return self.act(self.fc(x))
+
+
+_NETS = {"torch": TorchNet, "ember": EmberNet}
+
+
+@pytest.mark.parametrize("lib", [torch, ember], ids=["torch", "ember"])
+def test_whole_custom_module_round_trip(tmp_path, lib):
+    net = _NETS[lib.__name__]()
+    lib.save(net, tmp_path / "net.pt")
+    with pytest.raises(pickle.UnpicklingError) as info:
+        lib.load(tmp_path / "net.pt")  # weights_only=True by default
+    msg = str(info.value)
+    for part in ("Weights only load failed", "`weights_only` set to `False`",
+                 "arbitrary code execution", f"GLOBAL {__name__}.", "add_safe_globals",
+                 "safe_globals(["):
+        assert part in msg, part
+    back = lib.load(tmp_path / "net.pt", weights_only=False)
+    assert type(back) is type(net) and back.steps.shape == ()
+    x = lib.ones(4, 3)
+    assert back(x).tolist() == net(x).tolist()
+    # what a program that trusts its own classes writes instead of weights_only=False
+    with lib.serialization.safe_globals([type(net), lib.nn.Linear, lib.nn.ReLU]):
+        again = lib.load(tmp_path / "net.pt")
+    assert again(x).tolist() == net(x).tolist()
+    with pytest.raises(pickle.UnpicklingError, match="nn.modules"):
+        with lib.serialization.safe_globals([type(net)]):
+            lib.load(tmp_path / "net.pt")
+
+
+def test_whole_module_weights_only_error_matches_torch(tmp_path):
+    ember.save(EmberNet(), tmp_path / "e.pt")
+    torch.save(TorchNet(), tmp_path / "t.pt")
+    errors = []
+    for lib, name in ((torch, "t.pt"), (ember, "e.pt")):
+        with pytest.raises(Exception) as info:
+            lib.load(tmp_path / name)
+        errors.append(info.value)
+    assert isinstance(errors[1], type(errors[0]))
+    # the same explanation, line by line, up to the library's name
+    t_lines = [line.split(":")[0] for line in str(errors[0]).replace("\x1b[1m", "")
+               .replace("\x1b[0m", "").splitlines()]
+    e_lines = [line.split(":")[0] for line in str(errors[1]).splitlines()]
+    assert len(e_lines) == len(t_lines)
+    assert e_lines[0] == t_lines[0] and e_lines[-1] == t_lines[-1]
+
+
+def test_whole_module_with_a_missing_class(tmp_path, monkeypatch):
+    """weights_only=False on a file whose class this program lacks: torch's AttributeError,
+    not a report of a corrupt file."""
+    import sys
+    for lib, name in ((torch, "TorchNet"), (ember, "EmberNet")):
+        lib.save(_NETS[lib.__name__](), tmp_path / f"{name}.pt")
+        with monkeypatch.context() as m:
+            m.delattr(sys.modules[__name__], name)
+            with pytest.raises(AttributeError, match=f"Can't get attribute '{name}'"):
+                lib.load(tmp_path / f"{name}.pt", weights_only=False)
