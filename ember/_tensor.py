@@ -390,7 +390,7 @@ class Tensor:
         return _str(self, tensor_contents=tensor_contents)
 
     def __format__(self, format_spec: str) -> str:
-        if self._data.ndim == 0:
+        if self._data.ndim == 0 and type(self) is Tensor:  # torch: not for Parameter
             return self.item().__format__(format_spec)
         return object.__format__(self, format_spec)
 

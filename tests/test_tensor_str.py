@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from oracle import to_ember, to_torch
+from oracle import check_error, to_ember, to_torch
 
 import ember
 
@@ -168,6 +168,13 @@ def test_format_and_formatted_0dim():
     t, e = torch.tensor(2.5), ember.tensor(2.5)
     assert f"{e:.3f}" == f"{t:.3f}"
     assert f"{e}" == f"{t}"
+    for lib in (torch, ember):  # 0-dim ints, bools, bfloat16; specs on bigger tensors
+        assert f"{lib.tensor(7):05d}|{lib.tensor(True)}|{lib.tensor(3):>4}" == "00007|True|   3"
+        assert f"{lib.tensor(1.5, dtype=lib.bfloat16):.2f}" == "1.50"
+        assert f"{lib.tensor([1.5, 2.0])}" == "tensor([1.5000, 2.0000])"
+    check_error(lambda lib: f"{lib.tensor([1.5]):.2f}", match="unsupported format string")
+    check_error(lambda lib: f"{lib.nn.Parameter(lib.tensor(1.5)):.2f}",
+                match="Parameter.__format__")
 
 
 @st.composite
