@@ -121,12 +121,12 @@ def main(argv: list[str] | None = None) -> dict:
                 interrupted = True
                 break
         if interrupted:
+            loader_state = loader.state_dict()
             buffer = io.BytesIO()  # a file on disk in a real run
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "loader": loader.state_dict(), "epoch": epoch}, buffer)
+                        "loader": loader_state, "epoch": epoch}, buffer)
             print(f"epoch {epoch}: stopped after {stop_after} batches (loss {total / seen:.4f})"
-                  f"; checkpoint saved with loader state {loader.state_dict()['num_yielded']} "
-                  f"batches in")
+                  f"; checkpoint saved, the loader {loader_state['num_yielded']} batches in")
             del loader, model, optimizer  # as if the process had died
             buffer.seek(0)
             ckpt = torch.load(buffer)
