@@ -14,6 +14,7 @@ import math
 import numbers
 import warnings
 
+from ember._dtype import float32, float64
 from ember._ops import rnn as _rnn
 from ember._ops.conv import linear
 from ember._ops.creation import empty, zeros
@@ -245,9 +246,16 @@ class RNNBase(Module):
                 gx = linear(layer_input, w_ih, b_ih)
                 if mode == "LSTM" and b_hh is not None:  # b_hh once, not once per step
                     gx, b_hh = gx + b_hh, None
+                k = layer * num_dir + d
+                if mode == "LSTM" and not packed and w_hr is None and \
+                        gx.dtype in (float32, float64):  # the whole direction as one node
+                    out, h, c = _rnn.lstm_layer(gx, hx[k], cx[k], w_hh, reverse=d == 1)
+                    h_n.append(h)
+                    c_n.append(c)
+                    dir_outs.append(out)
+                    continue
                 steps = gx.split(sizes, 0) if packed else gx.unbind(0)
                 step_sizes = sizes if packed else [data.shape[1]] * data.shape[0]
-                k = layer * num_dir + d
                 outs, h, c = _run_direction(mode, list(steps), step_sizes, hx[k],
                                             None if cx is None else cx[k], w_hh, b_hh, w_hr,
                                             reverse=d == 1)
