@@ -180,3 +180,14 @@ def test_gaussian_blur_pil_goes_through_the_tensor_path():
     assert isinstance(out, Image.Image) and out.mode == "RGB"
     np.testing.assert_array_equal(F.pil_to_tensor(out).numpy(),
                                   F.gaussian_blur(chw(a), [5, 3], [1.5, 0.7]).numpy())
+
+
+def test_rotate_and_affine_pil_match_the_tensor_path():
+    a = rgb(8, 8)
+    pic, t = Image.fromarray(a), chw(a)
+    for fn in (lambda x: F.rotate(x, 90.0), lambda x: F.rotate(x, 180.0, expand=True),
+               lambda x: F.affine(x, 0.0, [2, -1], 1.0, 0.0),
+               lambda x: F.affine(x, 0.0, [1, 3], 1.0, 0.0, fill=[9, 9, 9])):
+        np.testing.assert_array_equal(F.pil_to_tensor(fn(pic)).numpy(), fn(t).numpy())
+    turned = F.rotate(pic, 30.0, fill=(255, 0, 0))
+    assert np.asarray(turned)[0, 0].tolist() == [255, 0, 0]

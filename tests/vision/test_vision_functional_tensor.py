@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import colorsys
+import math
 
 import numpy as np
 import pytest
@@ -322,3 +323,71 @@ def test_erase_in_and_out_of_place():
     assert F.erase(x, 0, 0, 1, 1, ember.tensor(0.0), inplace=True) is x
     with pytest.raises(TypeError, match="Tensor Image"):
         F.erase(a, 0, 0, 1, 1, 0)
+
+
+# ----------------------------------------------------------------------------- rotate, affine
+def _torch_rotate(t, angle, mode, fill=None):
+    """torchvision's tensor rotation written out in torch: output pixel centers relative
+    to the image center, rotated back by `angle`, normalized, then grid_sample."""
+    n, c, h, w = t.shape
+    rad = math.radians(angle)
+    inv = torch.tensor([[math.cos(rad), -math.sin(rad), 0.0], [math.sin(rad), math.cos(rad), 0.0]],
+                       dtype=t.dtype)
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=t.dtype) - h * 0.5 + 0.5,
+                            torch.arange(w, dtype=t.dtype) - w * 0.5 + 0.5, indexing="ij")
+    pts = torch.stack((xs, ys, torch.ones_like(xs)), dim=-1).reshape(-1, 3)
+    grid = (pts @ (inv.T / torch.tensor([0.5 * w, 0.5 * h], dtype=t.dtype))).reshape(1, h, w, 2)
+    x = t if fill is None else torch.cat((t, torch.ones_like(t[:, :1])), 1)
+    out = torch.nn.functional.grid_sample(x, grid.expand(n, h, w, 2), mode=mode,
+                                          padding_mode="zeros", align_corners=False)
+    if fill is None:
+        return out
+    mask, out = out[:, -1:].expand_as(out[:, :-1]), out[:, :-1]
+    fill_img = torch.tensor(fill, dtype=t.dtype).view(1, -1, 1, 1).expand_as(out)
+    return torch.where(mask < 0.5, fill_img, out) if mode == "nearest" else \
+        out * mask + (1 - mask) * fill_img
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_rotate_quarter_turns_are_rot90(k, mode):
+    a = img(2, 3, 8, 8)
+    out = F.rotate(E(a), 90.0 * k, interpolation=IM(mode))
+    assert_same(out, torch.tensor(a).rot90(k, dims=(2, 3)), atol=1e-6)
+
+
+@pytest.mark.parametrize("angle", [17.0, -33.3, 123.0])
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+@pytest.mark.parametrize("fill", [None, [0.2, 0.5, 1.0]])
+def test_rotate_matches_torch_grid_sample(angle, mode, fill):
+    a = img(2, 3, 9, 12)
+    out = F.rotate(E(a), angle, interpolation=IM(mode), fill=fill)
+    assert_same(out, _torch_rotate(torch.tensor(a), angle, mode, fill), rtol=1e-5, atol=1e-5)
+
+
+def test_rotate_expand_uint8_and_errors():
+    a = img(3, 6, 10, dtype=np.uint8)
+    out = F.rotate(E(a), 90.0, expand=True)
+    assert out.dtype == ember.uint8
+    np.testing.assert_array_equal(out.numpy(), np.rot90(a, 1, axes=(1, 2)))
+    assert tuple(F.rotate(E(a), 45.0, expand=True).shape) == (3, 12, 12)  # Pillow's canvas
+    with pytest.raises(ValueError, match="'bicubic' is unsupported with Tensor input"):
+        F.rotate(E(a), 10.0, interpolation=IM.BICUBIC)
+    with pytest.raises(ValueError, match="cannot broadcast to match the number of channels"):
+        F.rotate(E(a), 10.0, fill=[1.0, 2.0])
+    with pytest.raises(TypeError, match="angle should be int or float"):
+        F.rotate(E(a), "10")
+
+
+def test_affine_translation_shifts_pixels():
+    a = img(3, 7, 9)
+    out = F.affine(E(a), angle=0.0, translate=[2, 1], scale=1.0, shear=0.0)
+    expected = np.zeros_like(a)
+    expected[:, 1:, 2:] = a[:, :-1, :-2]
+    np.testing.assert_array_equal(out.numpy(), expected)
+    rot = F.affine(E(img(3, 8, 8)), angle=-90.0, translate=[0, 0], scale=1.0, shear=[0.0])
+    np.testing.assert_allclose(rot.numpy(), np.rot90(img(3, 8, 8), 1, axes=(1, 2)), atol=1e-6)
+    with pytest.raises(ValueError, match="scale should be positive"):
+        F.affine(E(a), 0.0, [0, 0], 0.0, 0.0)
+    with pytest.raises(ValueError, match="translate should be a sequence of length 2"):
+        F.affine(E(a), 0.0, [0], 1.0, 0.0)

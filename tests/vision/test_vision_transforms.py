@@ -271,3 +271,47 @@ def test_random_grayscale_order_and_blur_classes():
         T.GaussianBlur(3, (2.0, 1.0))
     with pytest.raises(ValueError, match="must be positive"):
         T.GaussianBlur(3, 0)
+
+
+def test_random_rotation_draws_its_angle_from_degrees():
+    x = timg(3, 9, 9)
+    ember.manual_seed(4)
+    angle = T.RandomRotation.get_params([-20.0, 35.0])
+    assert -20.0 <= angle <= 35.0
+    ember.manual_seed(4)
+    out = T.RandomRotation((-20, 35), fill=0.5)(x)
+    np.testing.assert_array_equal(out.numpy(), F.rotate(x, angle, fill=[0.5] * 3).numpy())
+    pil = T.RandomRotation(10, expand=True)(Image.fromarray(rgb()))
+    assert isinstance(pil, Image.Image)
+    assert T.RandomRotation(10).degrees == [-10.0, 10.0]
+    assert repr(T.RandomRotation(10)) == ("RandomRotation(degrees=[-10.0, 10.0], "
+                                          "interpolation=nearest, expand=False, fill=0)")
+    with pytest.raises(ValueError, match="If degrees is a single number, it must be positive"):
+        T.RandomRotation(-5)
+    with pytest.raises(ValueError, match="degrees should be a sequence of length 2"):
+        T.RandomRotation([1, 2, 3])
+    with pytest.raises(TypeError, match="Fill should be either a sequence or a number"):
+        T.RandomRotation(5, fill={"r": 1})
+
+
+def test_random_affine_params_and_application():
+    ember.manual_seed(6)
+    angle, (tx, ty), scale, (shx, shy) = T.RandomAffine.get_params(
+        [-10.0, 10.0], (0.2, 0.1), (0.8, 1.2), [-5.0, 5.0, -2.0, 2.0], [20, 30])
+    assert -10 <= angle <= 10 and abs(tx) <= 4 and abs(ty) <= 3
+    assert 0.8 <= scale <= 1.2 and -5 <= shx <= 5 and -2 <= shy <= 2
+    x = timg(3, 30, 20)
+    ember.manual_seed(6)
+    out = T.RandomAffine(10, translate=(0.2, 0.1), scale=(0.8, 1.2), shear=(-5, 5, -2, 2))(x)
+    expected = F.affine(x, angle, [tx, ty], scale, [shx, shy], fill=[0.0] * 3)
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+    assert T.RandomAffine(0).get_params([0.0, 0.0], None, None, None, [4, 4]) == (
+        0.0, (0, 0), 1.0, (0.0, 0.0))
+    assert repr(T.RandomAffine(5, scale=(0.9, 1.1))) == (
+        "RandomAffine(degrees=[-5.0, 5.0], scale=(0.9, 1.1))")
+    with pytest.raises(ValueError, match="translation values should be between 0 and 1"):
+        T.RandomAffine(0, translate=(0.5, 1.5))
+    with pytest.raises(ValueError, match="scale values should be positive"):
+        T.RandomAffine(0, scale=(0.0, 1.0))
+    with pytest.raises(ValueError, match="shear should be a sequence of length 2 or 4"):
+        T.RandomAffine(0, shear=(1, 2, 3))

@@ -12,6 +12,7 @@ from ember.vision.transforms.transforms import (
     Normalize,
     Pad,
     PILToTensor,
+    RandomAffine,
     RandomApply,
     RandomChoice,
     RandomCrop,
@@ -19,6 +20,7 @@ from ember.vision.transforms.transforms import (
     RandomGrayscale,
     RandomHorizontalFlip,
     RandomOrder,
+    RandomRotation,
     RandomResizedCrop,
     RandomVerticalFlip,
     Resize,
@@ -30,4 +32,4 @@ __all__ = ["functional", "Compose", "ToTensor", "PILToTensor", "ConvertImageDtyp
            "Normalize", "Resize", "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice",
            "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop",
            "ColorJitter", "Grayscale", "RandomGrayscale", "RandomOrder", "GaussianBlur",
-           "RandomErasing", "InterpolationMode"]
+           "RandomErasing", "RandomRotation", "RandomAffine", "InterpolationMode"]

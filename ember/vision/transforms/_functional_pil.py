@@ -177,3 +177,18 @@ def to_grayscale(img: Any, num_output_channels: int = 1) -> Any:
         gray = np.asarray(img.convert("L"), dtype=np.uint8)
         return Image.fromarray(np.dstack([gray, gray, gray]), "RGB")
     raise ValueError("num_output_channels should be either 1 or 3")
+
+
+def rotate(img: Any, angle: float, interpolation: int = 0, expand: bool = False,
+           center=None, fill=None) -> Any:
+    _check(img)
+    opts = _parse_fill(fill, img)
+    return img.rotate(angle, interpolation, expand, center, **opts)
+
+
+def affine(img: Any, matrix: list[float], interpolation: int = 0, fill=None) -> Any:
+    """Pillow's affine transform: `matrix` maps output pixels to input pixels."""
+    from PIL import Image
+    _check(img)
+    opts = _parse_fill(fill, img)
+    return img.transform(img.size, Image.Transform.AFFINE, matrix, interpolation, **opts)

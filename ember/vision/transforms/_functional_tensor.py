@@ -295,6 +295,128 @@ def adjust_hue(img: Tensor, hue_factor: float) -> Tensor:
     return convert_image_dtype(rgb, orig_dtype)
 
 
+# ----------------------------------------------------------------------------- rotate
+def _affine_grid(matrix: list[float], w: int, h: int, ow: int, oh: int, dtype) -> np.ndarray:
+    """(oh, ow, 2) source positions in grid_sample's [-1, 1] units for an inverse affine
+    `matrix` about the image center; output pixel centers are taken relative to the
+    output's center and normalized by the *input* size, so `expand` canvases work."""
+    d = 0.5
+    xs = np.linspace(-ow * 0.5 + d, ow * 0.5 + d - 1, ow).astype(dtype)
+    ys = np.linspace(-oh * 0.5 + d, oh * 0.5 + d - 1, oh).astype(dtype)
+    base = np.empty((oh, ow, 3), dtype=dtype)
+    base[..., 0] = xs[None, :]
+    base[..., 1] = ys[:, None]
+    base[..., 2] = 1
+    theta = np.asarray(matrix, dtype=dtype).reshape(2, 3)
+    rescaled = theta.T / np.asarray([0.5 * w, 0.5 * h], dtype=dtype)
+    return (base.reshape(-1, 3) @ rescaled).reshape(oh, ow, 2)
+
+
+def _grid_sample(img: Tensor, grid: np.ndarray, mode: str) -> Tensor:
+    """grid_sample(img, grid, mode, padding_mode='zeros', align_corners=False) for one
+    grid shared by every image of the (N, C, H, W) batch: gathers, then weights."""
+    h, w = img.shape[-2:]
+    dtype = grid.dtype
+    x = ((grid[..., 0] + 1) * w - 1) / dtype.type(2)
+    y = ((grid[..., 1] + 1) * h - 1) / dtype.type(2)
+    if mode == "nearest":
+        corners = [(np.rint(x).astype(np.int64), np.rint(y).astype(np.int64), None)]
+    else:
+        x0, y0 = np.floor(x), np.floor(y)
+        fx, fy = x - x0, y - y0
+        x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+        corners = [(x0, y0, (1 - fx) * (1 - fy)), (x0 + 1, y0, fx * (1 - fy)),
+                   (x0, y0 + 1, (1 - fx) * fy), (x0 + 1, y0 + 1, fx * fy)]
+    out = None
+    for ix, iy, weight in corners:
+        inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)  # outside reads as zero
+        weight = inside.astype(dtype) if weight is None else weight * inside
+        rows = ember.from_numpy(np.clip(iy, 0, h - 1)).to(img.device)
+        cols = ember.from_numpy(np.clip(ix, 0, w - 1)).to(img.device)
+        term = img[:, :, rows, cols] * ember.from_numpy(weight.astype(dtype)).to(img.device)
+        out = term if out is None else out + term
+    return out
+
+
+def _apply_grid_transform(img: Tensor, grid: np.ndarray, mode: str, fill) -> Tensor:
+    """Resample through `grid`; with `fill`, a ones channel sampled alongside tells
+    which output pixels came from outside the image, and those get the fill color."""
+    out_dtype = img.dtype
+    channels, h, w = get_dimensions(img)
+    x = img.reshape(-1, channels, h, w).to(_work_dtype(img))
+    if fill is not None:
+        x = ember.cat((x, ember.ones_like(x[:, :1])), dim=1)
+    x = _grid_sample(x, grid, mode)
+    if fill is not None:
+        mask = x[:, -1:].expand_as(x[:, :-1])
+        x = x[:, :-1]
+        fill_list = list(fill) if isinstance(fill, (tuple, list)) else [float(fill)]
+        fill_img = ember.tensor(fill_list, dtype=x.dtype, device=x.device).view(
+            1, len(fill_list), 1, 1).expand_as(x)
+        if mode == "nearest":
+            x = ember.where(mask < 0.5, fill_img, x)
+        else:
+            x = x * mask + (1.0 - mask) * fill_img
+    x = x.reshape(*img.shape[:-2], *grid.shape[:2])
+    if not out_dtype.is_floating_point:
+        x = ember.round(x)
+    return x.to(out_dtype)
+
+
+def _work_dtype(img: Tensor):
+    """The float dtype grid transforms compute in: the image's own, or float32."""
+    return img.dtype if img.dtype in (ember.float32, ember.float64) else ember.float32
+
+
+def _compute_affine_output_size(matrix: list[float], w: int, h: int) -> tuple[int, int]:
+    """(w, h) of the canvas holding the whole transformed image, as Pillow sizes it."""
+    pts = np.array([[-0.5 * w, -0.5 * h, 1.0], [-0.5 * w, 0.5 * h, 1.0],
+                    [0.5 * w, 0.5 * h, 1.0], [0.5 * w, -0.5 * h, 1.0]], dtype=np.float32)
+    theta = np.asarray(matrix, dtype=np.float32).reshape(2, 3)
+    new_pts = pts @ theta.T
+    shift = np.array([w * 0.5, h * 0.5], dtype=np.float32)
+    min_vals, max_vals = new_pts.min(axis=0) + shift, new_pts.max(axis=0) + shift
+    tol = np.float32(1e-4)  # so a corner at 1e-15 past an integer does not add a column
+    cmax = np.ceil(np.trunc(max_vals / tol) * tol)
+    cmin = np.floor(np.trunc(min_vals / tol) * tol)
+    size = cmax - cmin
+    return int(size[0]), int(size[1])
+
+
+def _assert_grid_transform_inputs(img: Tensor, interpolation: str, fill,
+                                  supported: list[str]) -> None:
+    _assert_image_tensor(img)
+    num_channels = get_dimensions(img)[0]
+    if isinstance(fill, (tuple, list)) and len(fill) > 1 and len(fill) != num_channels:
+        raise ValueError(f"The number of elements in 'fill' cannot broadcast to match the "
+                         f"number of channels of the image ({len(fill)} != {num_channels})")
+    if interpolation not in supported:
+        raise ValueError(f"Interpolation mode '{interpolation}' is unsupported with Tensor "
+                         f"input")
+
+
+def affine(img: Tensor, matrix: list[float], interpolation: str = "nearest",
+           fill=None) -> Tensor:
+    """Apply the inverse affine `matrix` (output -> input, about the center)."""
+    _assert_grid_transform_inputs(img, interpolation, fill, ["nearest", "bilinear"])
+    h, w = img.shape[-2:]
+    grid = _affine_grid(matrix, w, h, w, h, _NP_FLOAT[_work_dtype(img)])
+    return _apply_grid_transform(img, grid, interpolation, fill)
+
+
+def rotate(img: Tensor, matrix: list[float], interpolation: str = "nearest",
+           expand: bool = False, fill=None) -> Tensor:
+    """Rotate by the inverse affine `matrix`; expand enlarges the canvas to fit."""
+    _assert_grid_transform_inputs(img, interpolation, fill, ["nearest", "bilinear"])
+    h, w = img.shape[-2:]
+    ow, oh = _compute_affine_output_size(matrix, w, h) if expand else (w, h)
+    grid = _affine_grid(matrix, w, h, ow, oh, _NP_FLOAT[_work_dtype(img)])
+    return _apply_grid_transform(img, grid, interpolation, fill)
+
+
+_NP_FLOAT = {ember.float32: np.dtype(np.float32), ember.float64: np.dtype(np.float64)}
+
+
 # ----------------------------------------------------------------------------- blur, erase
 def _gaussian_kernel1d(kernel_size: int, sigma: float, dtype, device) -> Tensor:
     half = (kernel_size - 1) * 0.5

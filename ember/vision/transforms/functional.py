@@ -5,6 +5,7 @@ Each public function takes a PIL image or a Tensor image (..., C, H, W) and send
 """
 from __future__ import annotations
 
+import math
 import numbers
 import sys
 import warnings
@@ -22,7 +23,7 @@ __all__ = ["InterpolationMode", "get_dimensions", "get_image_size", "get_image_n
            "to_tensor", "pil_to_tensor", "convert_image_dtype", "to_pil_image", "normalize",
            "resize", "pad", "crop", "center_crop", "resized_crop", "hflip", "vflip",
            "adjust_brightness", "adjust_contrast", "adjust_saturation", "adjust_hue",
-           "rgb_to_grayscale", "to_grayscale", "gaussian_blur", "erase"]
+           "rgb_to_grayscale", "to_grayscale", "gaussian_blur", "erase", "rotate", "affine"]
 
 
 class InterpolationMode(Enum):
@@ -393,3 +394,87 @@ def erase(img: Tensor, i: int, j: int, h: int, w: int, v: Tensor, inplace: bool 
     if not isinstance(img, Tensor):
         raise TypeError(f"img should be Tensor Image. Got {type(img)}")
     return F_t.erase(img, i, j, h, w, v, inplace=inplace)
+
+
+# ----------------------------------------------------------------------------- rotate, affine
+def _get_inverse_affine_matrix(center: list[float], angle: float, translate: list[float],
+                               scale: float, shear: list[float]) -> list[float]:
+    """The 2x3 matrix (row-major, 6 numbers) taking output pixels back to input pixels
+    for: move to `center`, rotate by `angle` and shear (degrees), scale, move back,
+    translate. Inverting in closed form keeps it exact: rotation and shear have det 1."""
+    rot = math.radians(angle)
+    sx, sy = math.radians(shear[0]), math.radians(shear[1])
+    cx, cy = center
+    tx, ty = translate
+    a = math.cos(rot - sy) / math.cos(sy)
+    b = -math.cos(rot - sy) * math.tan(sx) / math.cos(sy) - math.sin(rot)
+    c = math.sin(rot - sy) / math.cos(sy)
+    d = -math.sin(rot - sy) * math.tan(sx) / math.cos(sy) + math.cos(rot)
+    matrix = [x / scale for x in (d, -b, 0.0, -c, a, 0.0)]
+    matrix[2] += matrix[0] * (-cx - tx) + matrix[1] * (-cy - ty) + cx
+    matrix[5] += matrix[3] * (-cx - tx) + matrix[4] * (-cy - ty) + cy
+    return matrix
+
+
+def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: bool = False,
+           center: list[int] | None = None, fill: list[float] | None = None):
+    """Rotate counter-clockwise by `angle` degrees about `center` (default: the image
+    center); expand grows the canvas to hold the whole result."""
+    interpolation = _check_interpolation(interpolation)
+    if not isinstance(angle, (int, float)):
+        raise TypeError("Argument angle should be int or float")
+    if center is not None and not isinstance(center, (list, tuple)):
+        raise TypeError("Argument center should be a sequence")
+    if not isinstance(img, Tensor):
+        return F_pil.rotate(img, angle=angle, interpolation=pil_modes_mapping[interpolation],
+                            expand=expand, center=center, fill=fill)
+    center_f = [0.0, 0.0]
+    if center is not None:
+        _, height, width = get_dimensions(img)
+        # tensor matrices measure from the image center
+        center_f = [1.0 * (c - s * 0.5) for c, s in zip(center, [width, height])]
+    # the tensor grid runs y down, so a counter-clockwise turn is a negative angle here
+    matrix = _get_inverse_affine_matrix(center_f, -angle, [0.0, 0.0], 1.0, [0.0, 0.0])
+    return F_t.rotate(img, matrix=matrix, interpolation=interpolation.value, expand=expand,
+                      fill=fill)
+
+
+def affine(img, angle: float, translate: list[int], scale: float, shear,
+           interpolation=InterpolationMode.NEAREST, fill: list[float] | None = None,
+           center: list[int] | None = None):
+    """Rotate (clockwise, degrees), translate (pixels), scale and shear (degrees, x or
+    (x, y)) about `center`, keeping the image size."""
+    interpolation = _check_interpolation(interpolation)
+    if not isinstance(angle, (int, float)):
+        raise TypeError("Argument angle should be int or float")
+    if not isinstance(translate, (list, tuple)):
+        raise TypeError("Argument translate should be a sequence")
+    if len(translate) != 2:
+        raise ValueError("Argument translate should be a sequence of length 2")
+    if scale <= 0.0:
+        raise ValueError("Argument scale should be positive")
+    if not isinstance(shear, (numbers.Number, list, tuple)):
+        raise TypeError("Shear should be either a single value or a sequence of two values")
+    if isinstance(shear, numbers.Number):
+        shear = [shear, 0.0]
+    shear = list(shear)
+    if len(shear) == 1:
+        shear = [shear[0], shear[0]]
+    if len(shear) != 2:
+        raise ValueError(f"Shear should be a sequence containing two values. Got {shear}")
+    if center is not None and not isinstance(center, (list, tuple)):
+        raise TypeError("Argument center should be a sequence")
+    angle = float(angle)
+    _, height, width = get_dimensions(img)
+    if not isinstance(img, Tensor):
+        if center is None:
+            center = [width * 0.5, height * 0.5]
+        matrix = _get_inverse_affine_matrix(list(center), angle, list(translate), scale, shear)
+        return F_pil.affine(img, matrix=matrix, interpolation=pil_modes_mapping[interpolation],
+                            fill=fill)
+    center_f = [0.0, 0.0]
+    if center is not None:
+        center_f = [1.0 * (c - s * 0.5) for c, s in zip(center, [width, height])]
+    translate_f = [1.0 * t for t in translate]
+    matrix = _get_inverse_affine_matrix(center_f, angle, translate_f, scale, shear)
+    return F_t.affine(img, matrix=matrix, interpolation=interpolation.value, fill=fill)

@@ -22,7 +22,7 @@ __all__ = ["Compose", "ToTensor", "PILToTensor", "ConvertImageDtype", "ToPILImag
            "Resize", "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice", "RandomCrop",
            "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop", "ColorJitter",
            "Grayscale", "RandomGrayscale", "RandomOrder", "GaussianBlur", "RandomErasing",
-           "InterpolationMode"]
+           "RandomRotation", "RandomAffine", "InterpolationMode"]
 
 
 class Compose:
@@ -586,3 +586,141 @@ class RandomErasing(nn.Module):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(p={self.p}, scale={self.scale}, "
                 f"ratio={self.ratio}, value={self.value}, inplace={self.inplace})")
+
+
+def _check_sequence_input(x, name: str, req_sizes: tuple[int, ...]) -> None:
+    msg = req_sizes[0] if len(req_sizes) < 2 else " or ".join(str(s) for s in req_sizes)
+    if not isinstance(x, Sequence):
+        raise TypeError(f"{name} should be a sequence of length {msg}.")
+    if len(x) not in req_sizes:
+        raise ValueError(f"{name} should be a sequence of length {msg}.")
+
+
+def _setup_angle(x, name: str, req_sizes: tuple[int, ...] = (2,)) -> list[float]:
+    if isinstance(x, numbers.Number):
+        if x < 0:
+            raise ValueError(f"If {name} is a single number, it must be positive.")
+        x = [-x, x]
+    else:
+        _check_sequence_input(x, name, req_sizes)
+    return [float(d) for d in x]
+
+
+def _setup_fill(fill):
+    if fill is None:
+        return 0
+    if not isinstance(fill, (Sequence, numbers.Number)):
+        raise TypeError("Fill should be either a sequence or a number.")
+    return fill
+
+
+def _tensor_fill(img, fill):
+    """Tensors take one fill value per channel."""
+    if not isinstance(img, Tensor):
+        return fill
+    if isinstance(fill, (int, float)):
+        return [float(fill)] * F.get_dimensions(img)[0]
+    return [float(f) for f in fill]
+
+
+class RandomRotation(nn.Module):
+    """Rotate by an angle drawn uniformly from `degrees` ((min, max), or d for (-d, d))."""
+
+    def __init__(self, degrees, interpolation=InterpolationMode.NEAREST, expand: bool = False,
+                 center=None, fill=0) -> None:
+        super().__init__()
+        self.interpolation = _check_interpolation(interpolation)
+        self.degrees = _setup_angle(degrees, name="degrees", req_sizes=(2,))
+        if center is not None:
+            _check_sequence_input(center, "center", req_sizes=(2,))
+        self.center = center
+        self.expand = expand
+        self.fill = _setup_fill(fill)
+
+    @staticmethod
+    def get_params(degrees: list[float]) -> float:
+        return float(ember.empty(1).uniform_(float(degrees[0]), float(degrees[1])).item())
+
+    def forward(self, img):
+        fill = _tensor_fill(img, self.fill)
+        angle = self.get_params(self.degrees)
+        return F.rotate(img, angle, self.interpolation, self.expand, self.center, fill)
+
+    def __repr__(self) -> str:
+        s = (f"{self.__class__.__name__}(degrees={self.degrees}, "
+             f"interpolation={self.interpolation.value}, expand={self.expand}")
+        if self.center is not None:
+            s += f", center={self.center}"
+        if self.fill is not None:
+            s += f", fill={self.fill}"
+        return s + ")"
+
+
+class RandomAffine(nn.Module):
+    """Random rotation, translation (fractions of width/height), scale and shear, each
+    drawn uniformly from its range; None leaves that part out."""
+
+    def __init__(self, degrees, translate=None, scale=None, shear=None,
+                 interpolation=InterpolationMode.NEAREST, fill=0, center=None) -> None:
+        super().__init__()
+        self.interpolation = _check_interpolation(interpolation)
+        self.degrees = _setup_angle(degrees, name="degrees", req_sizes=(2,))
+        if translate is not None:
+            _check_sequence_input(translate, "translate", req_sizes=(2,))
+            for t in translate:
+                if not (0.0 <= t <= 1.0):
+                    raise ValueError("translation values should be between 0 and 1")
+        self.translate = translate
+        if scale is not None:
+            _check_sequence_input(scale, "scale", req_sizes=(2,))
+            for s in scale:
+                if s <= 0:
+                    raise ValueError("scale values should be positive")
+        self.scale = scale
+        self.shear = None if shear is None else _setup_angle(shear, name="shear",
+                                                             req_sizes=(2, 4))
+        self.fill = _setup_fill(fill)
+        if center is not None:
+            _check_sequence_input(center, "center", req_sizes=(2,))
+        self.center = center
+
+    @staticmethod
+    def get_params(degrees, translate, scale_ranges, shears, img_size):
+        """(angle, (tx, ty), scale, (shear_x, shear_y)); img_size is [width, height]."""
+        angle = float(ember.empty(1).uniform_(float(degrees[0]), float(degrees[1])).item())
+        if translate is not None:
+            max_dx = float(translate[0] * img_size[0])
+            max_dy = float(translate[1] * img_size[1])
+            tx = int(round(ember.empty(1).uniform_(-max_dx, max_dx).item()))
+            ty = int(round(ember.empty(1).uniform_(-max_dy, max_dy).item()))
+            translations = (tx, ty)
+        else:
+            translations = (0, 0)
+        scale = 1.0
+        if scale_ranges is not None:
+            scale = float(ember.empty(1).uniform_(scale_ranges[0], scale_ranges[1]).item())
+        shear_x = shear_y = 0.0
+        if shears is not None:
+            shear_x = float(ember.empty(1).uniform_(shears[0], shears[1]).item())
+            if len(shears) == 4:
+                shear_y = float(ember.empty(1).uniform_(shears[2], shears[3]).item())
+        return angle, translations, scale, (shear_x, shear_y)
+
+    def forward(self, img):
+        fill = _tensor_fill(img, self.fill)
+        _, height, width = F.get_dimensions(img)
+        params = self.get_params(self.degrees, self.translate, self.scale, self.shear,
+                                 [width, height])
+        return F.affine(img, *params, interpolation=self.interpolation, fill=fill,
+                        center=self.center)
+
+    def __repr__(self) -> str:
+        s = f"{self.__class__.__name__}(degrees={self.degrees}"
+        s += f", translate={self.translate}" if self.translate is not None else ""
+        s += f", scale={self.scale}" if self.scale is not None else ""
+        s += f", shear={self.shear}" if self.shear is not None else ""
+        if self.interpolation != InterpolationMode.NEAREST:
+            s += f", interpolation={self.interpolation.value}"
+        s += f", fill={self.fill}" if self.fill != 0 else ""
+        s += f", center={self.center}" if self.center is not None else ""
+        return s + ")"

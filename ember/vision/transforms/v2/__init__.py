@@ -24,6 +24,7 @@ from ember.vision.transforms.transforms import (
     Normalize,
     Pad,
     PILToTensor,
+    RandomAffine,
     RandomApply,
     RandomChoice,
     RandomCrop,
@@ -31,6 +32,7 @@ from ember.vision.transforms.transforms import (
     RandomGrayscale,
     RandomHorizontalFlip,
     RandomOrder,
+    RandomRotation,
     RandomResizedCrop,
     RandomVerticalFlip,
     Resize,
@@ -41,7 +43,8 @@ __all__ = ["functional", "Compose", "ToTensor", "PILToTensor", "ConvertImageDtyp
            "Normalize", "Resize", "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice",
            "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop",
            "ColorJitter", "Grayscale", "RandomGrayscale", "RandomOrder", "GaussianBlur",
-           "RandomErasing", "InterpolationMode", "ToImage", "ToDtype"]
+           "RandomErasing", "RandomRotation", "RandomAffine", "InterpolationMode", "ToImage",
+           "ToDtype"]
 
 
 class ToTensor(_v1.ToTensor):
