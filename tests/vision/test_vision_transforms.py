@@ -315,3 +315,16 @@ def test_random_affine_params_and_application():
         T.RandomAffine(0, scale=(0.0, 1.0))
     with pytest.raises(ValueError, match="shear should be a sequence of length 2 or 4"):
         T.RandomAffine(0, shear=(1, 2, 3))
+
+
+def test_v2_functional_names():
+    from ember.vision.transforms.v2 import functional as F2
+
+    a = rgb(6, 8)
+    img = F2.to_image(Image.fromarray(a))
+    np.testing.assert_array_equal(F2.horizontal_flip(img).numpy(), img.numpy()[..., ::-1])
+    np.testing.assert_array_equal(F2.vertical_flip(img).numpy(), img.numpy()[:, ::-1])
+    x = F2.to_dtype(img, ember.float32, scale=True)
+    np.testing.assert_allclose(x.numpy(), a.transpose(2, 0, 1) * np.float32(1 / 255))
+    assert tuple(F2.to_grayscale(x).shape) == (1, 6, 8)
+    assert v2.functional is F2 and F2.resize is F.resize

@@ -10,7 +10,6 @@ import ember
 from ember import Tensor, nn
 from ember.vision.transforms import _functional_pil as F_pil
 from ember.vision.transforms import _functional_tensor as F_t
-from ember.vision.transforms import functional
 from ember.vision.transforms import transforms as _v1
 from ember.vision.transforms.transforms import (
     CenterCrop,
@@ -38,6 +37,7 @@ from ember.vision.transforms.transforms import (
     Resize,
     ToPILImage,
 )
+from ember.vision.transforms.v2 import functional
 
 __all__ = ["functional", "Compose", "ToTensor", "PILToTensor", "ConvertImageDtype", "ToPILImage",
            "Normalize", "Resize", "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice",
