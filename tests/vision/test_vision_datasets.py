@@ -246,3 +246,19 @@ def test_vision_dataset_transforms_argument_rules():
                                 target_transform=lambda t: t + 1)
     assert ds.root == os.path.expanduser("~/data")
     assert ds.transforms(1, 2) == (2, 3) and "Transform: Lambda()" in repr(ds.transforms)
+
+
+def test_mnist_reads_torchvision_s_legacy_processed_files(tmp_path):
+    import torch
+
+    processed = tmp_path / "MNIST" / "processed"
+    processed.mkdir(parents=True)
+    data = rng.integers(0, 256, (4, 28, 28)).astype(np.uint8)
+    targets = np.array([3, 1, 4, 1])
+    torch.save((torch.tensor(data), torch.tensor(targets)), processed / "training.pt")
+    torch.save((torch.tensor(data[:2]), torch.tensor(targets[:2])), processed / "test.pt")
+    train = datasets.MNIST(tmp_path)
+    np.testing.assert_array_equal(train.data.numpy(), data)
+    assert train.targets.tolist() == [3, 1, 4, 1]
+    assert len(datasets.MNIST(tmp_path, train=False)) == 2
+    assert train[2][1] == 4
