@@ -36,6 +36,7 @@ from ember._ops.softmax import softmax
 from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import _AUTOCAST, autocast_lower
 from ember.autograd.function import Function
+from ember.autograd.grad_mode import _state
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "prelu", "elu", "elu_", "selu",
@@ -628,8 +629,22 @@ class Gelu(Function):
     @staticmethod
     def forward(ctx, a, tanh_approx):
         ctx.params = (tanh_approx,)
-        ctx.save_for_backward(a)
-        return _make(_out(_blockwise(Gelu.kernel, _work(a), ctx.params), a._data))
+        x = _work(a)
+        if tanh_approx or not ctx._recording:
+            ctx.save_for_backward(a)
+            return _make(_out(_blockwise(Gelu.kernel, x, ctx.params), a._data))
+        # keep Phi(x) for backward: its erf is most of the cost of the derivative
+        cdf = _blockwise(Gelu.cdf, x, ())
+        ctx.save_for_backward(a, _make(cdf))
+        return _make(_out(x * cdf, a._data))
+
+    @staticmethod
+    def cdf(x):
+        """Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF."""
+        y = _erf(x * _SQRT_HALF)
+        y += 1.0
+        y *= 0.5
+        return y
 
     @staticmethod
     def kernel(x, tanh_approx):
@@ -649,7 +664,17 @@ class Gelu(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
+        a, *cdf = ctx.saved_tensors
+        if cdf and not _state.enabled:  # no graph to record: grad * (Phi + x phi) directly
+            x, g = _work(a), grad._data
+            d = x * x
+            d *= -0.5
+            _xp(d).exp(d, out=d)
+            d *= x
+            d *= _INV_SQRT_2PI
+            d += cdf[0]._data
+            d *= g
+            return _make(_out(d, g)), None
         return ActivationBackward.apply(grad, a, Gelu, ctx.params), None
 
     @staticmethod
