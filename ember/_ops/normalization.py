@@ -260,9 +260,15 @@ class NativeLayerNorm(Function):
         ctx.set_materialize_grads(False)
         xp = _xp(x)
         if n:
-            mean = xa.mean(axis=axes, keepdims=True)
-            y = xa - mean
-            var = (y * y).mean(axis=axes, keepdims=True)
+            # row means and variances as products (BLAS and einsum's dot loops): several
+            # times faster than NumPy's reductions over a short last axis
+            kept = x.shape[:x.ndim - k] + (1,) * k
+            x2 = xa.reshape(-1, n)
+            mean = x2 @ xp.full(n, 1.0 / n, x2.dtype)
+            y = x2 - mean[:, None]
+            var = xp.einsum("ij,ij->i", y, y)
+            var *= 1.0 / n
+            mean, var, y = mean.reshape(kept), var.reshape(kept), y.reshape(x.shape)
         else:
             kept = x.shape[:x.ndim - k] + (1,) * k
             mean = xp.full(kept, np.nan, xa.dtype)
@@ -308,18 +314,19 @@ def _layer_norm_backward_arrays(gy, a, weight, mean, rstd, axes, n, need):
     xhat = _acc(x).reshape(-1, n) - mean._data.reshape(-1, 1)
     r = rstd._data.reshape(-1, 1)
     xhat *= r
+    xp = _xp(g)
     ga = gw = gb = None
-    # weight and bias grads stay in the accumulation dtype; the engine casts them
+    # weight and bias grads stay in the accumulation dtype; the engine casts them. Sums
+    # are products (einsum, BLAS), faster than NumPy's reductions here.
     if need[1]:
-        gw = _make((g * xhat).sum(0).reshape(wshape))
+        gw = _make(xp.einsum("ij,ij->j", g, xhat).reshape(wshape))
     if need[2]:
-        gb = _make(g.sum(0).reshape(wshape))
+        gb = _make((xp.ones(g.shape[0], g.dtype) @ g).reshape(wshape))
     if need[0]:
         gx = g * _acc(weight._data).reshape(-1) if weight is not None else g.copy()
-        c1 = (gx * xhat).sum(1, keepdims=True)
+        c1 = xp.einsum("ij,ij->i", gx, xhat)[:, None]
         c1 *= 1.0 / n
-        c2 = gx.sum(1, keepdims=True)
-        c2 *= 1.0 / n
+        c2 = (gx @ xp.full(n, 1.0 / n, gx.dtype))[:, None]
         gx -= c2
         xhat *= c1
         gx -= xhat
