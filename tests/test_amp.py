@@ -435,7 +435,7 @@ def test_grad_scaler_refuses_fp16_grads():
 def _fp16_unscale(lib):
     p = lib.nn.Parameter(lib.ones(2, dtype=lib.float16))
     opt = lib.optim.SGD([p], lr=1.0)
-    s = lib.amp.GradScaler("cpu")
+    s = lib.amp.GradScaler("cpu", init_scale=4.0)
     s.scale(p.float().sum()).backward()
     s.unscale_(opt)
 
