@@ -11,10 +11,14 @@ on, so the cost when autocast is off is one global lookup and a truth test.
 When it is on, the helper reads this thread's state and casts:
   * `autocast_lower` (torch's "lower_precision_fp" ops: matmul, mm, bmm, addmm,
     baddbmm, addbmm, linear, conv*, conv_transpose*, prelu,
-    scaled_dot_product_attention, einsum): floating inputs other than float64 go
-    to the autocast dtype (bfloat16 on CPU by default, float16 on CUDA);
-  * `autocast_fp32` (torch's CPU "fp32" ops: the losses, prod, cdist, trace,
-    3-D pools, reflection/replication padding ...): half inputs go to float32;
+    scaled_dot_product_attention, einsum of two or more operands): floating inputs
+    other than float64 go to the autocast dtype (bfloat16 on CPU by default,
+    float16 on CUDA);
+  * `autocast_fp32` (torch's CPU "fp32" ops: the losses, prod, trace, 3-D pools,
+    reflection/replication padding): half inputs go to float32.
+Ops outside both lists run in whatever dtype their inputs promote to; composite
+ops (inner, tensordot, bilinear, MultiheadAttention ...) get their dtypes from the
+listed ops they call, as torch's composites do.
 Every cast is an ordinary recorded `to(dtype)` (ToCopyBackward0), so the gradient
 of a float32 leaf comes back as float32. Casts of float32 leaf weights are cached
 until the outermost autocast region exits, as torch does, so a weight used twice
