@@ -150,6 +150,20 @@ def test_no_grad_and_grad_mode_in_threads():
     assert out.requires_grad and seen == [True, True]
 
 
+def test_autocast_reaches_the_replica_threads():
+    tm, em = _pair(_mlp)
+    tm, em = tm.float(), em.float()
+    dp = ember.nn.DataParallel(em, device_ids=["cpu", "cpu"])
+    x = randn(6, 6, dtype=np.float32)
+    with torch.autocast("cpu"):
+        t_out = tm(to_torch(x))
+    with ember.autocast("cpu"):
+        e_out = dp(to_ember(x))
+        assert ember.is_autocast_enabled("cpu")
+    assert not ember.is_autocast_enabled("cpu")
+    assert_same(e_out, t_out)  # bfloat16, as each replica ran under autocast
+    assert dp(to_ember(x)).dtype == ember.float32
+
 def test_replica_exception_reraised_with_context():
     class Bad(ember.nn.Module):
         def forward(self, x):

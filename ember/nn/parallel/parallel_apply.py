@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 
 from ember._tensor import Tensor
+from ember.amp.autocast_mode import autocast, get_autocast_dtype, is_autocast_enabled
 from ember.autograd.grad_mode import is_grad_enabled, set_grad_enabled
 from ember.nn.parallel.scatter_gather import _as_dev
 
@@ -39,7 +41,8 @@ def _device_context(dev):
 def parallel_apply(modules, inputs, kwargs_tup=None, devices=None) -> list:
     """`[modules[i](*inputs[i], **kwargs_tup[i])]`, one thread per module.
 
-    Grad mode is thread-local, so the caller's is set in each thread. An exception in
+    Grad mode and autocast are thread-local, so the caller's are set in each thread
+    (autocasting replicas as torch's do). An exception in
     a replica is re-raised here with its type, the replica index and device, and the
     original traceback."""
     from ember.utils.data._utils import ExceptionWrapper
@@ -56,6 +59,7 @@ def parallel_apply(modules, inputs, kwargs_tup=None, devices=None) -> list:
     elif len(modules) != len(devices):
         raise AssertionError("The number of modules is not equal to the number of devices")
     grad_enabled = is_grad_enabled()
+    autocasts = [(t, get_autocast_dtype(t)) for t in ("cpu", "cuda") if is_autocast_enabled(t)]
     results: dict = {}
     lock = threading.Lock()
 
@@ -74,7 +78,9 @@ def parallel_apply(modules, inputs, kwargs_tup=None, devices=None) -> list:
         dev = _as_dev(dev)
         where = f"in replica {i} on device {dev.index if dev.type == 'cuda' else dev}"
         try:
-            with _device_context(dev):
+            with _device_context(dev), ExitStack() as stack:
+                for device_type, dtype in autocasts:
+                    stack.enter_context(autocast(device_type, dtype=dtype))
                 if not isinstance(input, (list, tuple)):
                     input = (input,)
                 output = module(*input, **kwargs)
