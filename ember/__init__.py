@@ -35,7 +35,7 @@ from ember.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabl
 from ember import cuda, linalg, return_types
 from ember import nn
 from ember.serialization import load, save
-from ember import amp
+from ember import amp, cpu
 from ember.amp.autocast_mode import (autocast, autocast_decrement_nesting,
                                      autocast_increment_nesting, clear_autocast_cache,
                                      get_autocast_cpu_dtype, get_autocast_dtype,
