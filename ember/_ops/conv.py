@@ -36,7 +36,7 @@ __all__ = ["linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d
 
 _F32 = np.dtype(np.float32)
 _HALF = frozenset((np.dtype(np.float16), _dt.bfloat16.np))
-_CHUNK_BYTES = 1 << 19  # columns built per batch chunk: well inside a core's L2 cache
+_CHUNK_BYTES = 1 << 20  # columns built per batch chunk: half a core's L2 cache
 
 
 
@@ -135,14 +135,36 @@ def _crop(xpad, pads, size):
                                                    zip(pads, size))]
 
 
+def _gemm(a, b):
+    """Product over the groups axis; one group goes to BLAS as a plain 2-D GEMM."""
+    return (a[0] @ b[0])[None] if a.shape[0] == 1 else a @ b
+
+
+def _chunk_cols(view, b, g):
+    """The columns of the images in batch slice `b`, (g, C/g * prod(kernel), B * prod(out)):
+    one copy out of the (N, C, *kernel, *out) window view, the images side by side."""
+    nk = (view.ndim - 2) // 2
+    cols = view[b].transpose((1,) + tuple(range(2, 2 + nk)) + (0,) +
+                             tuple(range(2 + nk, view.ndim)))
+    cols = _xp(view).ascontiguousarray(cols)
+    return cols.reshape(g, cols.shape[0] // g * math.prod(cols.shape[1:1 + nk]), -1)
+
+
+def _chunk_rows(grad, b, g):
+    """An output gradient's images in batch slice `b` as (g, O/g, B * prod(out)): one
+    copy that puts the images of each channel side by side, like the columns."""
+    rows = grad[b].swapaxes(0, 1)
+    rows = _xp(grad).ascontiguousarray(rows)
+    return rows.reshape(g, rows.shape[0] // g, -1)
+
+
 def _conv_forward(x, w, geom, out=None):
     """(N, C, *in) conv (O, C/g, *k) -> (N, O, *out) on arrays of one dtype. `out` may
     ask for fewer positions than fit (a transposed convolution's output_padding can
     leave positions that no window of the original convolution started at).
 
-    Per image, the (O/g, C/g * prod(k)) weight of each group times that image's columns
-    gives its output rows in place: no transpose of the output, and the batch is cut
-    into cache-sized chunks."""
+    The batch goes in cache-sized chunks: one copy builds a chunk's columns, one GEMM
+    per group multiplies them, and the result is written into the chunk's output."""
     dtype = x.dtype
     x, w = _acc(x), _acc(w)
     xp = _xp(x)
@@ -151,14 +173,13 @@ def _conv_forward(x, w, geom, out=None):
     out = out or tuple(_out_size(s, lo, hi, k, st, d) for s, (lo, hi), k, st, d in
                        zip(x.shape[2:], geom[1], ksize, geom[0], geom[2]))
     n, c, o = x.shape[0], x.shape[1], w.shape[0]
-    kg = c // g * math.prod(ksize)
     m = math.prod(out)
     view = _col_view(_pad_zeros(x, geom[1]), ksize, out, geom)
-    wg = w.reshape(g, o // g, kg)
-    y = xp.empty((n, g, o // g, m), x.dtype)
+    wg = w.reshape(g, o // g, -1)
+    y = xp.empty((n, o, m), x.dtype)
     for b in _chunks(n, c * math.prod(ksize) * m * x.itemsize, xp):
-        cols = xp.ascontiguousarray(view[b]).reshape(-1, g, kg, m)
-        xp.matmul(wg, cols, out=y[b])
+        yc = _gemm(wg, _chunk_cols(view, b, g))  # (g, O/g, B * prod(out))
+        y[b] = yc.reshape(o, -1, m).swapaxes(0, 1)
     y = y.reshape((n, o) + tuple(out))
     return y if y.dtype == dtype else y.astype(dtype)
 
@@ -166,10 +187,10 @@ def _conv_forward(x, w, geom, out=None):
 def _conv_input_grad(grad, w, geom, in_size):
     """Gradient of a convolution wrt its input: the transposed convolution of `grad`.
 
-    Per image, the transposed weight times the output gradient gives the columns, which
-    col2im adds back into a padded chunk; the chunk's interior is the input gradient.
-    With stride 1 the gradient is first widened to the padded row length (zeros in the
-    extra columns): each kernel offset's columns then land on one contiguous run of the
+    Chunk by chunk, the transposed weight times the output gradient gives the columns,
+    which col2im adds back into a padded chunk; its interior is the input gradient.
+    With stride 1 the gradient is widened to the padded row length (zeros in the extra
+    columns): each kernel offset's columns then land on one contiguous run of the
     flattened padded image, and col2im adds whole planes instead of short rows."""
     dtype = grad.dtype
     grad, w = _acc(grad), _acc(w)
@@ -183,46 +204,52 @@ def _conv_input_grad(grad, w, geom, in_size):
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(in_size, geom[1]))
     wide = len(out) > 1 and all(s == 1 for s in geom[0]) and \
         4 * math.prod(padded[1:]) <= 5 * math.prod(out[1:])
-    if wide:  # the output grid with padded rows: (out[0], *padded[1:])
-        grid = (out[0],) + padded[1:]
-        rows = xp.zeros((n, o) + grid, grad.dtype)
-        rows[(slice(None), slice(None)) + tuple(slice(0, s) for s in out)] = grad
-        out = grid
-    m = math.prod(out)
-    wt = w.reshape(g, o // g, c // g * kprod).swapaxes(1, 2)  # (g, C/g * k, O/g)
-    rows = (rows if wide else grad).reshape(n, g, o // g, m)
-    gx = xp.empty((n, c) + tuple(in_size), grad.dtype)
+    grid = (out[0],) + padded[1:] if wide else out  # the output grid with padded rows
+    m = math.prod(grid)
     plane = math.prod(padded)
+    wt = w.reshape(g, o // g, -1).swapaxes(1, 2)  # (g, C/g * k, O/g)
+    gx = xp.empty((n, c) + tuple(in_size), grad.dtype)
     for b in _chunks(n, c * kprod * m * grad.itemsize, xp):
-        cols = xp.matmul(wt, rows[b]).reshape((-1, c) + ksize + ((m,) if wide else out))
+        if wide:
+            part = grad[b].swapaxes(0, 1)
+            rows = xp.zeros(part.shape[:2] + grid, grad.dtype)
+            rows[(slice(None), slice(None)) + tuple(slice(0, s) for s in out)] = part
+            rows = rows.reshape(g, o // g, -1)
+        else:
+            rows = _chunk_rows(grad, b, g)
+        cols = _gemm(wt, rows).reshape(c, kprod, -1, m)  # (C, k, B, grid)
+        nb = cols.shape[2]
         if wide:
             # room after the plane for the last offset's run, which overhangs by < a row
-            acc = xp.zeros((cols.shape[0], c, plane + m // out[0]), grad.dtype)
+            acc = xp.zeros((c, nb, plane + m // out[0]), grad.dtype)
             _col2im_wide(acc, cols, ksize, padded, geom[2])
-            acc = acc[:, :, :plane].reshape(acc.shape[:2] + padded)
+            acc = acc[:, :, :plane].reshape((c, nb) + padded)
         else:
-            acc = xp.zeros((cols.shape[0], c) + padded, grad.dtype)
+            acc = xp.zeros((c, nb) + padded, grad.dtype)
+            cols = cols.reshape((c,) + ksize + (nb,) + out)
+            cols = cols.transpose((0, 1 + len(ksize)) + tuple(range(1, 1 + len(ksize))) +
+                                  tuple(range(2 + len(ksize), cols.ndim)))
             _col2im(acc, cols, ksize, out, geom[0], geom[2])
-        gx[b] = _crop(acc, geom[1], in_size)
+        gx[b] = _crop(acc, geom[1], in_size).swapaxes(0, 1)
     return gx if gx.dtype == dtype else gx.astype(dtype)
 
 
 def _col2im_wide(acc, cols, ksize, padded, dilation):
-    """col2im for stride 1 on widened columns (N, C, *kernel, out[0] * prod(padded[1:])):
-    each kernel offset adds one contiguous run of the flattened padded planes `acc`."""
+    """col2im for stride 1 on widened columns (C, prod(kernel), B, out[0] *
+    prod(padded[1:])): each kernel offset adds one contiguous run of the flattened
+    padded planes `acc` (C, B, plane + overhang)."""
     steps = [math.prod(padded[i + 1:]) * d for i, d in enumerate(dilation)]
     m = cols.shape[-1]
-    lead = (slice(None), slice(None))
-    for kk in itertools.product(*(range(k) for k in ksize)):
+    for j, kk in enumerate(itertools.product(*(range(k) for k in ksize))):
         start = sum(i * st for i, st in zip(kk, steps))
-        acc[:, :, start:start + m] += cols[lead + kk]
+        acc[:, :, start:start + m] += cols[:, j]
     return acc
 
 
 def _conv_weight_grad(x, grad, geom, ksize):
-    """Gradient of a convolution wrt its weight: the sum over images of each image's
-    columns times its output gradient, the columns rebuilt chunk by chunk (keeping
-    them from the forward would hold kh*kw copies of every input)."""
+    """Gradient of a convolution wrt its weight: output gradient rows times columns,
+    summed over cache-sized batch chunks whose columns are rebuilt here (keeping them
+    from the forward would hold kh*kw copies of every input)."""
     dtype = x.dtype
     x, grad = _acc(x), _acc(grad)
     xp = _xp(x)
@@ -230,16 +257,12 @@ def _conv_weight_grad(x, grad, geom, ksize):
     n, c = x.shape[:2]
     o = grad.shape[1]
     out = tuple(grad.shape[2:])
-    kg = c // g * math.prod(ksize)
     m = math.prod(out)
     view = _col_view(_pad_zeros(x, geom[1]), ksize, out, geom)
-    rows_t = grad.reshape(n, g, o // g, m).swapaxes(2, 3)  # (N, g, prod(out), O/g)
-    gw = xp.zeros((g, kg, o // g), x.dtype)
+    gw = xp.zeros((g, o // g, c // g * math.prod(ksize)), x.dtype)
     for b in _chunks(n, c * math.prod(ksize) * m * x.itemsize, xp):
-        cols = xp.ascontiguousarray(view[b]).reshape(-1, g, kg, m)
-        # columns on the left: OpenBLAS is faster with the long prod(out) axis contiguous
-        gw += xp.matmul(cols, rows_t[b]).sum(0)
-    gw = gw.swapaxes(1, 2).reshape((o, c // g) + tuple(ksize))
+        gw += _gemm(_chunk_rows(grad, b, g), _chunk_cols(view, b, g).swapaxes(1, 2))
+    gw = gw.reshape((o, c // g) + tuple(ksize))
     return gw if gw.dtype == dtype else gw.astype(dtype)
 
 
