@@ -4,13 +4,20 @@ F.unfold and F.fold, each a Function with forward and backward side by side.
 NOTE [ How a convolution is computed ]
 A convolution reads, for every output position, a window of the (zero-padded)
 input. `np.lib.stride_tricks.as_strided` gives all windows at once as a view of
-shape (N, C, *out, *kernel) without copying; one copy rearranges that view into
-columns (im2col) and one GEMM per group multiplies it with the weight. Its two
-gradients use the same pieces:
-  * weight gradient: the same columns times the output gradient (one GEMM);
+shape (N, C, *out, *kernel) without copying. The batch is then processed in
+chunks of a few images sized to stay in a core's cache (`_chunks`): one copy
+rearranges a chunk's windows into columns (im2col, the chunk's images side by
+side) and one GEMM per group multiplies them with the weight. Building all
+columns at once would write kh*kw times the input to memory; per-image GEMMs
+would make one BLAS call (a thread sync point) per image. Its two gradients
+use the same pieces, chunk by chunk:
+  * weight gradient: output-gradient rows times the rebuilt columns (one GEMM
+    per chunk, summed; the forward does not keep its columns);
   * input gradient: the weight times the output gradient gives columns, which
-    are summed back into the padded input by one strided add per kernel offset
-    (col2im: a loop over kh*kw positions, never over pixels or channels).
+    are summed back into the padded input by one add per kernel offset (col2im:
+    a loop over kh*kw positions, never over pixels or channels). With stride 1
+    the gradient is widened to padded rows first, so each of those adds is one
+    contiguous run per plane.
 The three maps are bilinear and each one's gradients are the other two, so
 `Convolution`, `ConvBackwardInput` (which is also the transposed convolution)
 and `ConvBackwardWeight` backpropagate through each other: gradients of any order.
@@ -259,10 +266,11 @@ def _conv_weight_grad(x, grad, geom, ksize):
     out = tuple(grad.shape[2:])
     m = math.prod(out)
     view = _col_view(_pad_zeros(x, geom[1]), ksize, out, geom)
-    gw = xp.zeros((g, o // g, c // g * math.prod(ksize)), x.dtype)
+    gw = xp.zeros((g, c // g * math.prod(ksize), o // g), x.dtype)
     for b in _chunks(n, c * math.prod(ksize) * m * x.itemsize, xp):
-        gw += _gemm(_chunk_rows(grad, b, g), _chunk_cols(view, b, g).swapaxes(1, 2))
-    gw = gw.reshape((o, c // g) + tuple(ksize))
+        # columns on the left: OpenBLAS is faster with them as the untransposed operand
+        gw += _gemm(_chunk_cols(view, b, g), _chunk_rows(grad, b, g).swapaxes(1, 2))
+    gw = gw.swapaxes(1, 2).reshape((o, c // g) + tuple(ksize))
     return gw if gw.dtype == dtype else gw.astype(dtype)
 
 
