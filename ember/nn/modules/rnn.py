@@ -7,6 +7,8 @@ inputs share the loop: a padded batch is a packed one whose batch size is the sa
 at every step. With packed inputs the batch shrinks as sequences end (forward
 direction: the rows that drop out are those sequences' final states) and grows
 again when running backwards (new rows start from the initial state).
+An LSTM direction over a padded batch (no projection, float32/float64) skips the
+per-step loop here and runs as one `LSTMLayer` node of ember/_ops/rnn.py.
 """
 from __future__ import annotations
 
