@@ -185,6 +185,9 @@ def machine(threads: int) -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                                 capture_output=True, check=True).stdout.strip()
+        edited = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "ember"], cwd=ROOT,
+                                capture_output=True, check=False).returncode
+        commit += " with uncommitted changes to ember/" if edited else ""
     except (OSError, subprocess.CalledProcessError):
         commit = ""
     return {
@@ -204,7 +207,8 @@ def machine_line(m: dict) -> str:
     return (f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads used; BLAS: NumPy "
             f"{m['numpy_blas']}, torch {m['torch_blas']}; NumPy {m['numpy']}, torch "
             f"{m['torch']}, ember {m['ember']}{commit}, Python {m['python']}, {m['platform']}; "
-            f"{m['date']}, load average {m['load_average']:.1f} at start")
+            f"{m['date']}, load average {m['load_average']:.1f} at start"
+            + (f", {m['load_average_end']:.1f} at end" if "load_average_end" in m else ""))
 
 
 def _fmt_value(row: dict, which: str) -> str:
@@ -312,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{time.perf_counter() - t0:6.1f} s] {name:12s} {r['case']:44s} {ratio}",
                   file=sys.stderr, flush=True)
     report["settings"]["seconds"] = round(time.perf_counter() - t_start, 1)
+    report["machine"]["load_average_end"] = os.getloadavg()[0]
 
     os.makedirs(args.out, exist_ok=True)
     md = markdown_report(report)

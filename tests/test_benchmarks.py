@@ -117,3 +117,10 @@ def test_bad_options_fail_clearly(tmp_path, args, message):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert not (tmp_path / "report.json").exists()
+
+
+def test_repo_readme_has_one_generated_block(run_module):
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    assert text.count(run_module.README_BEGIN) == 1 and text.count(run_module.README_END) == 1
+    assert text.index(run_module.README_BEGIN) < text.index(run_module.README_END)
