@@ -142,8 +142,8 @@ def rows_memory(s: Settings) -> list[dict]:
     import peak_memory
     steps = 3 if s.quick else 10
     out = []
-    for workload, case in (("mlp", "peak memory, MLP training"),
-                           ("gpt", "peak memory, GPT training")):
+    workloads = [("mlp", "peak memory, MLP training"), ("gpt", "peak memory, GPT training")]
+    for workload, case in workloads[:1] if s.quick else workloads:
         e, t = (peak_memory.measure_peak(lib, workload, steps, s.threads)
                 for lib in ("ember", "torch"))
         e_grow, t_grow = e["peak_mib"] - e["baseline_mib"], t["peak_mib"] - t["baseline_mib"]
