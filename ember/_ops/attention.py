@@ -105,8 +105,11 @@ class ScaledDotProductAttention(Function):
     def forward(ctx, query, key, value, attn_mask, dropout_p, is_causal, scale):
         q, k, v = _acc(query._data), _acc(key._data), _acc(value._data)
         xp = _xp(q)
-        st = k @ q.swapaxes(-1, -2)  # scores, transposed: (..., S, L)
-        st *= scale
+        if q.shape[-1] < k.shape[-2]:  # scale the smaller operand: q when head_dim < S
+            st = k @ (q * scale).swapaxes(-1, -2)  # scores, transposed: (..., S, L)
+        else:
+            st = k @ q.swapaxes(-1, -2)
+            st *= scale
         add = _additive(xp, attn_mask, is_causal, st.shape[-1], st.shape[-2], st.dtype)
         if add is not None:
             add = add.swapaxes(-1, -2)
