@@ -37,6 +37,8 @@ README_END = "<!-- benchmarks:end -->"
 
 @dataclass
 class Settings:
+    """How hard to measure: --quick shortens every row to a smoke test."""
+
     quick: bool
     threads: int
 
@@ -156,6 +158,7 @@ def rows_memory(s: Settings) -> list[dict]:
     return out
 
 
+# --only names, in report order; each builds its cases and returns finished rows.
 ROWS: dict[str, Callable[[Settings], list[dict]]] = {
     "ops": rows_ops, "mlp": rows_mlp, "convnet": rows_convnet, "gpt": rows_gpt,
     "transformer": rows_transformer, "lstm": rows_lstm, "optimizer": rows_optimizer,
@@ -203,6 +206,7 @@ def machine(threads: int) -> dict:
 
 
 def machine_line(m: dict) -> str:
+    """The machine record as the one line printed above each table."""
     commit = f" ({m['ember_commit']})" if m["ember_commit"] else ""
     return (f"{m['cpu']}, {m['cores']} cores, {m['threads']} threads used; BLAS: NumPy "
             f"{m['numpy_blas']}, torch {m['torch_blas']}; NumPy {m['numpy']}, torch "
@@ -223,6 +227,7 @@ def _fmt_value(row: dict, which: str) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
+    """The rows as a Markdown table; a failed row shows dashes and its error in the note."""
     lines = ["| name | case | ember | torch | ember/torch | target | note |",
              "|---|---|--:|--:|--:|:-:|---|"]
     for r in rows:
@@ -234,6 +239,7 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def markdown_report(report: dict) -> str:
+    """report.md: title, machine line, how the timings were taken, the table."""
     s = report["settings"]
     how = (f"Timed rows: the best of {s['repeat']} interleaved rounds per library"
            + (" (--quick: a smoke test, not a measurement)" if s["quick"] else "")
