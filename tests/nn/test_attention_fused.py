@@ -221,3 +221,14 @@ def test_layer_norm_array_backward(shape, norm):
     x = ember.tensor(randn(*shape)).requires_grad_()
     wt = ember.tensor(w).requires_grad_()
     assert gradcheck(lambda x, w: F(ember).layer_norm(x, norm, w), (x, wt))
+
+
+# ------------------------------------------------------------------ gelu backward from Phi
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_gelu_backward_from_saved_cdf(dtype):
+    x = (np.linspace(-6, 6, 241) + 0.01).astype(dtype)
+    tol = {"rtol": 2e-3, "atol": 2e-3} if dtype == np.float16 else {"atol": 2e-6}
+    check(lambda lib, x: lib.nn.functional.gelu(x), x, **tol)
+    xe = ember.tensor(randn(3, 4)).requires_grad_()
+    assert gradcheck(ember.nn.functional.gelu, (xe,))
+    assert gradgradcheck(ember.nn.functional.gelu, (xe,))
