@@ -289,6 +289,7 @@ class _MaxPool(Function):
         for offset in np.ndindex(*k):  # one elementwise max per kernel offset (NaNs win)
             v = win[(Ellipsis,) + offset]
             values = v.copy() if values is None else xp.maximum(values, v, out=values)
+        ctx.save_for_backward(x)  # as torch: an in-place change of x before backward raises
         ctx.padded, ctx.values, ctx.index = padded, values, None
         ctx.geometry = (o, k, s, p, d, a.shape[-nsp:])
         ctx.unique = all(si >= di * (ki - 1) + 1 for si, ki, di in zip(s, k, d))
@@ -311,6 +312,7 @@ class _MaxPool(Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor, *_grad_indices):
+        (_x,) = ctx.saved_tensors  # raises if the input was changed in place since
         g = grad._data
         xp = _xp(g)
         if ctx.unique and not _has_nan(ctx.values) and bool(xp.isfinite(g).all()):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from oracle import assert_same, check
+from oracle import assert_same, check, check_error
 
 import ember
 
@@ -72,3 +72,13 @@ def test_max_pool2d_indices_only_when_asked():
     values, indices = F(ember).max_pool2d(x, 2, return_indices=True)
     assert_same(values, F(torch).max_pool2d(torch.tensor(x.detach().numpy()), 2))
     assert indices.dtype == ember.int64 and not indices.requires_grad
+
+
+def test_max_pool2d_input_changed_in_place_before_backward_raises():
+    def run(lib, x):
+        y = x.requires_grad_() * 1
+        z = F(lib).max_pool2d(y, 2)
+        y.add_(1)
+        z.sum().backward()
+    check_error(run, np.random.default_rng(0).standard_normal((1, 2, 4, 4)),
+                match="modified by an inplace operation")
