@@ -107,8 +107,7 @@ def _windows(xpad, ksize, out, stride, dilation):
 
 def _col_view(xpad, ksize, out, geom):
     """The windows of a padded input ordered as columns, (N, C, *kernel, *out): a view
-    that one copy per batch chunk turns into each image's (C * prod(kernel), prod(out))
-    column matrix."""
+    that `_chunk_cols` copies into column matrices, one batch chunk at a time."""
     nd = len(ksize)
     win = _windows(xpad, ksize, out, geom[0], geom[2])
     return win.transpose((0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd)))
