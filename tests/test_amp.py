@@ -197,6 +197,39 @@ def test_conv_module_and_attention_module():
     assert_same(e, t, **BF16)
 
 
+
+@pytest.mark.parametrize("name, kw", [
+    ("LSTM", {}), ("LSTM", {"num_layers": 2, "bidirectional": True}),
+    ("LSTM", {"proj_size": 3}), ("LSTM", {"packed": True}), ("GRU", {}),
+    ("GRU", {"batch_first": True}), ("GRU", {"packed": True}), ("RNN", {}),
+    ("LSTMCell", {}), ("GRUCell", {}), ("RNNCell", {}),
+])
+def test_recurrent_layers_take_torch_dtypes(name, kw):
+    # torch runs a plain nn.LSTM in bfloat16 and GRU, LSTMCell and GRUCell in float32
+    packed = kw.pop("packed", False)
+
+    def make(lib):
+        return getattr(lib.nn, name)(4, 6, **kw)
+
+    def run(lib, m, x):
+        if packed:
+            x = lib.nn.utils.rnn.pack_padded_sequence(x, [5, 4, 2])
+        with lib.autocast("cpu"):
+            out = m(x)
+        return (out[0].data, out[1]) if packed else out
+    tm, em = make(torch), make(ember)
+    em.load_state_dict({k: to_ember(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    x = randn(5, 3, 4, dtype=np.float32)[0 if "Cell" in name else slice(None)]
+    tx, ex = to_torch(x, True), to_ember(x, True)
+    t, e = run(torch, tm, tx), run(ember, em, ex)
+    assert_same(e, t, **BF16)
+    t_out, e_out = (t[0], e[0]) if isinstance(t, tuple) else (t, e)
+    t_out.float().sum().backward()
+    e_out.float().sum().backward()
+    assert_same(ex.grad, tx.grad, rtol=6e-2, atol=6e-2)
+    for (pname, tp), ep in zip(tm.named_parameters(), em.parameters()):
+        assert_same(ep.grad, tp.grad, rtol=6e-2, atol=6e-2, what=pname)
+
 def test_weight_cast_is_cached_within_a_region():
     w = ember.randn(4, 4, requires_grad=True)
     with ember.autocast("cpu"):

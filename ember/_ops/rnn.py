@@ -64,7 +64,8 @@ class LSTMCellPointwise(Function):
         i, f, g, o = _sigmoid(i), _sigmoid(f), _tanh(g), _sigmoid(o)
         c_new = f * _opmath(c._data) + i * g
         h_new = o * _tanh(c_new)
-        dt = gates._data.dtype
+        # as torch's unfused step: a low-precision gate sum meeting a float32 cell is float32
+        dt = np.result_type(gates._data.dtype, c._data.dtype)
         h_out, c_out = _make(h_new.astype(dt, copy=False)), _make(c_new.astype(dt, copy=False))
         ctx.save_for_backward(gates, c, c_out)
         return h_out, c_out

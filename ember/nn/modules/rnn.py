@@ -12,6 +12,7 @@ per-step loop here and runs as one `LSTMLayer` node of ember/_ops/rnn.py.
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import warnings
@@ -23,6 +24,7 @@ from ember._ops.creation import empty, zeros
 from ember._ops.dropout import dropout as _dropout
 from ember._ops.shape import cat, stack
 from ember._tensor import Tensor
+from ember.amp import autocast_mode as _amp
 from ember.autograd.grad_mode import no_grad
 from ember.nn.modules.module import Module
 from ember.nn.parameter import Parameter
@@ -31,6 +33,36 @@ from ember.nn.utils.rnn import PackedSequence
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+# Under autocast torch runs a whole LSTM in the autocast dtype (its CPU kernel is on the
+# lower-precision list) and GRU, LSTMCell and GRUCell in float32; RNN, RNNCell and the
+# LSTMs that kernel does not take (projections, packed input) are left to the ops inside,
+# whose matrix products autocast one by one.
+_AUTOCAST_CAST = {"LSTM": _amp.autocast_lower, "GRU": _amp.autocast_fp32}
+
+
+def _autocast_device(t: Tensor) -> str | None:
+    """The device type when autocast is on for `t`'s device, else None (one global check
+    while autocast is off)."""
+    if not _amp._AUTOCAST:
+        return None
+    device_type = "cpu" if t.is_cpu else "cuda"
+    return device_type if _amp.is_autocast_enabled(device_type) else None
+
+
+def _float32_under_autocast(forward):
+    """Run a cell's forward in float32 with autocast off inside, as torch does."""
+    @functools.wraps(forward)
+    def wrapped(self, input, hx=None):
+        device_type = _autocast_device(input)
+        if device_type is None:
+            return forward(self, input, hx)
+        input, = _amp.autocast_fp32(input)
+        if hx is not None:
+            hx = _amp.autocast_fp32(*hx) if isinstance(hx, (tuple, list)) else \
+                _amp.autocast_fp32(hx)[0]
+        with _amp.autocast(device_type, enabled=False):
+            return forward(self, input, hx)
+    return wrapped
 
 
 def _run_direction(mode: str, gx_steps: list, sizes: list, h0: Tensor, c0, w_hh, b_hh, w_hr,
@@ -229,8 +261,9 @@ class RNNBase(Module):
             raise RuntimeError("Expected sequence length to be larger than 0 in RNN")
         return input, None, None, None, input.shape[1], is_batched
 
-    def _run(self, data: Tensor, sizes, hx: Tensor, cx) -> tuple:
-        """All layers and directions; returns (output data, h_n, c_n or None)."""
+    def _run(self, data: Tensor, sizes, hx: Tensor, cx, weights: dict | None = None) -> tuple:
+        """All layers and directions; returns (output data, h_n, c_n or None).
+        `weights` replaces the parameters by name (their autocast copies)."""
         mode = self.mode
         num_dir = 2 if self.bidirectional else 1
         packed = sizes is not None
@@ -240,7 +273,7 @@ class RNNBase(Module):
             dir_outs = []
             for d in range(num_dir):
                 names = self._all_weights[layer * num_dir + d]
-                ws = [getattr(self, n) for n in names]
+                ws = [weights[n] if weights else getattr(self, n) for n in names]
                 w_ih, w_hh = ws[0], ws[1]
                 b_ih = ws[2] if self.bias else None
                 b_hh = ws[3] if self.bias else None
@@ -308,7 +341,19 @@ class RNNBase(Module):
                 self._check_hidden(c0, c_shape, "Expected hidden[1] size {}, got {}")
             else:
                 self._check_hidden(h0, h_shape)
-        out, h_n, c_n = self._run(data, sizes, h0, c0)
+        # torch's LSTM runs as one lower-precision kernel only without projections or packing
+        whole = self.mode == "GRU" or (self.mode == "LSTM" and sizes is None and
+                                       self.proj_size == 0)
+        device_type = _autocast_device(data) if whole else None
+        if device_type is None:
+            out, h_n, c_n = self._run(data, sizes, h0, c0)
+        else:
+            cast = _AUTOCAST_CAST[self.mode]
+            names = [n for names in self._all_weights for n in names]
+            weights = dict(zip(names, cast(*(getattr(self, n) for n in names))))
+            data, h0, c0 = cast(data, h0, c0)
+            with _amp.autocast(device_type, enabled=False):
+                out, h_n, c_n = self._run(data, sizes, h0, c0, weights)
         if unsorted_idx is not None:
             h_n = h_n.index_select(1, unsorted_idx)
             c_n = c_n.index_select(1, unsorted_idx) if c_n is not None else None
@@ -471,6 +516,7 @@ class LSTMCell(RNNCellBase):
                  dtype=None) -> None:
         super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
+    @_float32_under_autocast
     def forward(self, input: Tensor, hx=None) -> tuple:
         input, hx, batched = self._batched(input, None if hx is None else tuple(hx))
         if hx is None:
@@ -487,6 +533,7 @@ class GRUCell(RNNCellBase):
                  dtype=None) -> None:
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
+    @_float32_under_autocast
     def forward(self, input: Tensor, hx=None) -> Tensor:
         input, hx, batched = self._batched(input, hx)
         if hx is None:
