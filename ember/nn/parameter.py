@@ -1,9 +1,9 @@
-"""nn.Parameter: a Tensor that a Module registers as one of its parameters."""
+"""nn.Parameter and nn.Buffer: the markers that make a Module register a tensor."""
 from __future__ import annotations
 
 from ember._tensor import Tensor
 
-__all__ = ["Parameter"]
+__all__ = ["Parameter", "Buffer"]
 
 
 class Parameter(Tensor):
@@ -43,6 +43,28 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         return (_rebuild_parameter, (self.detach(), self._requires_grad))
+
+
+class _BufferMeta(type):
+    """`isinstance(t, Buffer)` asks the tensor's flag: a Buffer is a plain Tensor."""
+
+    def __instancecheck__(cls, instance) -> bool:
+        return isinstance(instance, Tensor) and getattr(instance, "_is_buffer", False)
+
+
+class Buffer(Tensor, metaclass=_BufferMeta):
+    """Marks a tensor to be registered as a buffer when assigned to a Module attribute
+    (`self.mean = nn.Buffer(t, persistent=False)` is `register_buffer('mean', t, False)`).
+    As in torch, the result is a detached plain Tensor carrying the flag, not a subclass."""
+
+    def __new__(cls, data: Tensor | None = None, *, persistent: bool = True):
+        if data is None:
+            from ember._ops.creation import empty
+            data = empty(0)
+        t = data.detach().requires_grad_(data.requires_grad)
+        t._is_buffer = True
+        t.persistent = persistent
+        return t
 
 
 def _rebuild_parameter(data: Tensor, requires_grad: bool) -> Parameter:

@@ -936,3 +936,31 @@ def test_removable_handle_pickles_with_its_module():
 
 def _module_level_pre_hook(module, args):
     return None
+
+
+def test_buffer_marker_registers_with_its_persistence():
+    def build(lib):
+        class M(lib.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.kept = lib.nn.Buffer(lib.arange(3.0))
+                self.scratch = lib.nn.Buffer(lib.ones(2), persistent=False)
+                self.plain = lib.zeros(1)  # a plain tensor stays a plain attribute
+        return M()
+    for lib in (torch, ember):
+        m = build(lib)
+        assert list(m.state_dict()) == ["kept"]
+        assert [n for n, _ in m.named_buffers()] == ["kept", "scratch"]
+        assert m._non_persistent_buffers_set == {"scratch"}
+        assert type(m.kept) is lib.Tensor and isinstance(m.kept, lib.nn.Buffer)
+        assert not isinstance(m.plain, lib.nn.Buffer)
+        m.kept = lib.nn.Buffer(lib.ones(1), persistent=False)  # re-marking changes persistence
+        assert list(m.state_dict()) == [] and m.kept.tolist() == [1.0]
+        m.scratch = lib.ones(4)  # a plain tensor over a buffer keeps its persistence
+        assert m._non_persistent_buffers_set == {"kept", "scratch"}
+        leaf = lib.ones(2, requires_grad=True)
+        b = lib.nn.Buffer(leaf)
+        assert b.requires_grad and b.is_leaf and b is not leaf
+        assert lib.nn.Buffer().shape == (0,)
+        with pytest.raises(KeyError, match="attribute 'plain' already exists"):
+            m.plain = lib.nn.Buffer(lib.ones(1))

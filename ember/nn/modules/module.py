@@ -36,7 +36,7 @@ from ember import _dtype as _dt
 from ember._tensor import Tensor
 from ember.autograd.function import Function
 from ember.autograd.grad_mode import _state, no_grad
-from ember.nn.parameter import Parameter
+from ember.nn.parameter import Buffer, Parameter
 from ember.utils.hooks import RemovableHandle
 
 __all__ = [
@@ -554,6 +554,9 @@ class Module:
             modules[name] = value
             return
         buffers = d.get("_buffers")
+        if isinstance(value, Buffer):  # nn.Buffer brings its own persistence
+            self.register_buffer(name, value, value.persistent)
+            return
         if buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
