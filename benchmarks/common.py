@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 THREADS = 2
+SETTLE = 0.2  # seconds between rounds: longer than either library's thread spin-wait
 
 
 @dataclass
@@ -42,6 +43,17 @@ def _run(fn, number: int) -> float:
     return (time.perf_counter() - t0) / number
 
 
+def _settled_run(fn, number: int) -> float:
+    """One timed run after the other library's idle threads have stopped spinning.
+
+    OpenBLAS and OpenMP worker threads busy-wait for a while after their last task; on 2
+    cores they would otherwise steal the first part of the next library's round.
+    """
+    time.sleep(SETTLE)
+    fn()
+    return _run(fn, number)
+
+
 def compare(pair: Pair, *, repeat: int = 7, number: int | None = None) -> dict[str, float]:
     """Time both sides of `pair` in alternating rounds, so both see the same background load.
 
@@ -53,8 +65,8 @@ def compare(pair: Pair, *, repeat: int = 7, number: int | None = None) -> dict[s
     pair.torch()
     e_runs, t_runs = [], []
     for _ in range(repeat):
-        e_runs.append(_run(pair.ember, number) / pair.per)
-        t_runs.append(_run(pair.torch, number) / pair.per)
+        e_runs.append(_settled_run(pair.ember, number) / pair.per)
+        t_runs.append(_settled_run(pair.torch, number) / pair.per)
     return {"ember": min(e_runs), "torch": min(t_runs),
             "ember_median": statistics.median(e_runs), "torch_median": statistics.median(t_runs)}
 
