@@ -634,14 +634,24 @@ class Gelu(Function):
             ctx.save_for_backward(a)
             return _make(_out(_blockwise(Gelu.kernel, x, ctx.params), a._data))
         # keep Phi(x) for backward: its erf is most of the cost of the derivative
-        cdf = _blockwise(Gelu.cdf, x, ())
+        if x.size <= _BLOCK or x.__class__ is not np.ndarray:
+            cdf = _silent(_phi, x)
+            y = _silent(np.multiply, x, cdf)
+        else:  # block by block, each result written in place
+            xf = x.reshape(-1)
+            cdf, y = np.empty_like(xf), np.empty_like(xf)
+            for i in range(0, xf.size, _BLOCK):
+                part = slice(i, i + _BLOCK)
+                _silent(Gelu.parts, xf[part], cdf[part], y[part])
+            cdf, y = cdf.reshape(x.shape), y.reshape(x.shape)
         ctx.save_for_backward(a, _make(cdf))
-        return _make(_out(_silent(np.multiply, x, cdf), a._data))
+        return _make(_out(y, a._data))
 
     @staticmethod
-    def cdf(x):
-        """Phi(x) = (1 + erf(x / sqrt 2)) / 2, the standard normal CDF."""
-        return _phi(x)
+    def parts(x, cdf, y):
+        """Phi(x) into cdf and x Phi(x) into y."""
+        _phi(x, cdf)
+        np.multiply(x, cdf, out=y)
 
     @staticmethod
     def kernel(x, tanh_approx):
@@ -672,21 +682,20 @@ class Gelu(Function):
             d = np.empty(xf.shape, np.result_type(x.dtype, g.dtype))
             for i in range(0, xf.size, _BLOCK):
                 part = slice(i, i + _BLOCK)
-                d[part] = _silent(Gelu.grad_kernel, xf[part], cf[part], gf[part])
+                _silent(Gelu.grad_kernel, xf[part], cf[part], gf[part], d[part])
             return _make(_out(d.reshape(x.shape), g)), None
         return ActivationBackward.apply(grad, a, Gelu, ctx.params), None
 
     @staticmethod
-    def grad_kernel(x, cdf, g):
-        """g * (Phi(x) + x phi(x)), given Phi(x)."""
+    def grad_kernel(x, cdf, g, out=None):
+        """g * (Phi(x) + x phi(x)), given Phi(x) (written to out when given)."""
         d = x * x
         d *= -0.5
         _xp(d).exp(d, out=d)
         d *= x
         d *= _INV_SQRT_2PI
         d += cdf
-        d *= g
-        return d
+        return _xp(d).multiply(d, g, out=out)
 
     @staticmethod
     def derivative(x, tanh_approx):
@@ -721,15 +730,18 @@ _PHI_R = (0.7978850104638574, 0.036331816677469105, -3.116614940094273e-05,
 _PHI_T_MAX = 25.0
 
 
-def _phi(x):
-    """The standard normal CDF: the tanh form above for float32 arrays, the float64 erf
-    series otherwise."""
+def _phi(x, out=None):
+    """The standard normal CDF (written to out when given): the tanh form above for
+    float32 arrays, the float64 erf series otherwise."""
     xp = _xp(x)
     if x.dtype != np.float32:
         y = _erf_kernel(x * _SQRT_HALF, 0)
         y += 1.0
         y *= 0.5
-        return y
+        if out is None:
+            return y
+        out[...] = y
+        return out
     t = x * x
     xp.minimum(t, _PHI_T_MAX, out=t)
     p = t * _PHI_R[6]
@@ -738,7 +750,7 @@ def _phi(x):
         p *= t
     p += _PHI_R[0]
     p *= x
-    xp.tanh(p, out=p)
+    p = xp.tanh(p, out=p if out is None else out)
     p *= 0.5
     p += 0.5
     return p
