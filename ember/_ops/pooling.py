@@ -284,15 +284,21 @@ class _MaxPool(Function):
         a = x._data
         xp = _xp(a)
         padded = _padded(a, nsp, p, o, k, s, d, _lowest(a.dtype))
-        win = _windows(padded, nsp, o, k, s, d)
-        values = None
-        for offset in np.ndindex(*k):  # one elementwise max per kernel offset (NaNs win)
-            v = win[(Ellipsis,) + offset]
-            values = v.copy() if values is None else xp.maximum(values, v, out=values)
+        tiled = nsp == 2 and s == k and d == (1, 1) and \
+            all(oi * ki == Li for oi, ki, Li in zip(o, k, a.shape[-2:]))
+        if tiled:
+            values = _tile_max(a, o, k, xp)
+        else:
+            win = _windows(padded, nsp, o, k, s, d)
+            values = None
+            for offset in np.ndindex(*k):  # one elementwise max per kernel offset (NaNs win)
+                v = win[(Ellipsis,) + offset]
+                values = v.copy() if values is None else xp.maximum(values, v, out=values)
         ctx.save_for_backward(x)  # as torch: an in-place change of x before backward raises
         ctx.padded, ctx.values, ctx.index = padded, values, None
         ctx.geometry = (o, k, s, p, d, a.shape[-nsp:])
         ctx.unique = all(si >= di * (ki - 1) + 1 for si, ki, di in zip(s, k, d))
+        ctx.tiled = tiled
         if not with_indices:
             return _make(values)
         indices = _make(_MaxPool.index(ctx))
@@ -336,8 +342,10 @@ class _WindowScatter(Function):
         o, k, s, p, d, L = pool.geometry
         nsp = len(o)
         padded, values = pool.padded, pool.values
+        ctx.pool = pool
         win = _windows(padded, nsp, o, k, s, d)
-        gpad = xp.zeros(padded.shape, g.dtype)
+        # tiled windows write every element below, so nothing needs zeroing first
+        gpad = (xp.empty if pool.tiled else xp.zeros)(padded.shape, g.dtype)
         gwin = _windows(gpad, nsp, o, k, s, d)
         if xp is np:
             gwin = np.lib.stride_tricks.as_strided(gpad, gwin.shape, gwin.strides)
@@ -351,12 +359,28 @@ class _WindowScatter(Function):
                 hit = xp.greater(hit, taken)  # hit and not taken
                 xp.logical_or(taken, hit, out=taken)
             xp.multiply(g, hit, out=gwin[key])
-        ctx.pool = pool
         return _make(gpad[(Ellipsis,) + tuple(slice(pi, pi + Li) for pi, Li in zip(p, L))])
 
     @staticmethod
     def backward(ctx, gg: Tensor):
         return _Gather.apply(gg, _MaxPool.index(ctx.pool), len(ctx.pool.geometry[-1])), None
+
+
+def _tile_max(a, o, k, xp):
+    """2-d window maxima when the windows tile the input exactly (kernel == stride, no
+    padding or dilation, sizes divisible): `a` reshapes for free to (..., Ho, kh, Wo, kw),
+    and pairwise maxima over the kernel rows, then the kernel columns, run over long
+    contiguous stretches instead of one strided view per offset. NaNs win, as in torch."""
+    x6 = a.reshape(a.shape[:-2] + (o[0], k[0], o[1], k[1]))
+    if k[0] * k[1] == 1:
+        return x6[..., 0, :, 0].copy()
+    rows = x6[..., 0, :, :]
+    for r in range(1, k[0]):
+        rows = xp.maximum(rows, x6[..., r, :, :], out=None if r == 1 else rows)
+    values = rows[..., 0]
+    for c in range(1, k[1]):
+        values = xp.maximum(values, rows[..., c], out=None if c == 1 else values)
+    return values
 
 
 class _MaxPool3d(_MaxPool):

@@ -82,3 +82,62 @@ def test_max_pool2d_input_changed_in_place_before_backward_raises():
         z.sum().backward()
     check_error(run, np.random.default_rng(0).standard_normal((1, 2, 4, 4)),
                 match="modified by an inplace operation")
+
+
+# Windows that tile the input exactly (kernel == stride, no padding or dilation, sizes
+# divisible) take a reshaped forward and an unzeroed gradient; the rest the strided path.
+@pytest.mark.parametrize("shape,kw", [
+    ((2, 3, 8, 6), {"kernel_size": 2}),
+    ((2, 2, 6, 8), {"kernel_size": (3, 4)}),
+    ((2, 3, 6, 8), {"kernel_size": (2, 1)}),
+    ((2, 3, 6, 8), {"kernel_size": (1, 2)}),
+    ((2, 3, 4, 5), {"kernel_size": 1}),
+    ((3, 8, 8), {"kernel_size": 4, "stride": 4}),  # no batch dim
+    ((2, 3, 7, 6), {"kernel_size": 2}),  # odd height: strided path
+    ((2, 3, 8, 8), {"kernel_size": 2, "stride": 1}),  # overlapping: strided path
+])
+def test_max_pool2d_tiled_windows_ties_match_torch(shape, kw):
+    check(lambda lib, x: F(lib).max_pool2d(x, **kw), _tied(*shape, seed=3))
+    check(lambda lib, x: F(lib).max_pool2d(x, return_indices=True, **kw)[1],
+          _tied(*shape, seed=3), grad=False)
+
+
+def test_max_pool2d_tiled_all_zero_windows_first_offset_gets_gradient():
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = x[0, 0, 1, 0] = 5.0  # a tie at offsets 2 and 3 of the first window
+    check(lambda lib, x: F(lib).max_pool2d(x, 2), x)
+    xe = ember.tensor(x, requires_grad=True)
+    F(ember).max_pool2d(xe, 2).sum().backward()
+    expect = np.zeros((4, 4))
+    expect[1, 0] = expect[0, 2] = expect[2, 0] = expect[2, 2] = 1.0
+    assert np.array_equal(xe.grad.numpy()[0, 0], expect)
+
+
+def test_max_pool2d_tiled_large_window_and_low_precision():
+    check(lambda lib, x: F(lib).max_pool2d(x, 12), _tied(1, 2, 12, 24, seed=4))
+    check(lambda lib, x: F(lib).max_pool2d(x, 2),
+          np.random.default_rng(5).standard_normal((2, 3, 4, 6)).astype(np.float16))
+    check(lambda lib, x: F(lib).max_pool2d(x, 2), _tied(2, 3, 4, 6).astype(np.int64))
+
+
+def test_max_pool2d_tiled_non_contiguous_input_and_1d():
+    x = np.random.default_rng(6).standard_normal((2, 6, 4, 3))
+    check(lambda lib, x: F(lib).max_pool2d(x.transpose(1, 3), 2), x)
+    check(lambda lib, x: F(lib).max_pool1d(x, 2), _tied(2, 3, 10, seed=7))
+
+
+def test_max_pool2d_tiled_nan_and_inf_inputs():
+    x = _tied(2, 2, 4, 4, seed=8)
+    x[0, 0, 0, 1] = np.nan
+    x[1, 1, 2, 3] = np.inf
+    x[1, 0, 3, 3] = -np.inf
+    check(lambda lib, x: F(lib).max_pool2d(x, 2), x)
+    check(lambda lib, x: F(lib).max_pool2d(x, 2, return_indices=True)[1], x, grad=False)
+
+
+def test_max_pool2d_tiled_double_backward_with_ties():
+    def run(lib, x):
+        y = F(lib).max_pool2d(x, (2, 3))
+        (gx,) = lib.autograd.grad((y ** 2).sum(), (x,), create_graph=True)
+        return (gx ** 3).sum()
+    check(run, _tied(2, 2, 4, 6, seed=9))
