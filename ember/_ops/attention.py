@@ -11,6 +11,7 @@ take. multi_head_attention_forward projects, splits the heads and calls it.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from ember._ops.reduction import _acc, _back
 from ember._ops.softmax import softmax
 from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import _AUTOCAST, autocast_lower
-from ember.autograd.function import Function
+from ember.autograd.function import Function, _modified_error
 from ember.autograd.grad_mode import _state
 
 __all__ = ["scaled_dot_product_attention", "multi_head_attention_forward"]
@@ -125,13 +126,15 @@ class ScaledDotProductAttention(Function):
                 noise *= 1.0 / (1.0 - dropout_p)
             pt = pt * noise if ctx._recording else _mul_(pt, noise)
         out = pt.swapaxes(-1, -2) @ v
-        if out.dtype != query._data.dtype:
-            out = out.astype(query._data.dtype)
+        result = _make(out if out.dtype == query._data.dtype else out.astype(query._data.dtype))
         ctx.scale, ctx.is_causal = scale, is_causal
         # the weights before dropout: st is pt unless dropout made a new array
         ctx.save_for_backward(query, key, value, attn_mask, _make(st),
                               None if noise is None else _make(noise))
-        return _make(out)
+        if ctx._recording:  # the output gives backward its row sums, as torch's kernel saves it
+            ctx.out, ctx.out_version = out, (weakref.ref(result), result._version_counter,
+                                             result._version_counter[0])
+        return result
 
     @staticmethod
     def backward(ctx, grad):
@@ -161,7 +164,15 @@ class ScaledDotProductAttention(Function):
         dst = v @ g.swapaxes(-1, -2)  # dP, transposed
         if nt is not None:
             dst *= nt
-        dst -= (dst * pt).sum(axis=-2, keepdims=True)
+        ref, counter, version = ctx.out_version
+        if counter[0] != version and ref() is not None:
+            raise _modified_error(ctx, ref(), version, None)
+        if counter[0] == version:
+            # rowsum(dP * P) = rowsum(dO * O): O = P v (with dropout's noise in P) turns the
+            # sum over keys into one over the head dim, half the size and a contiguous axis
+            dst -= _xp(g).einsum("...ld,...ld->...l", g, ctx.out)[..., None, :]
+        else:
+            dst -= (dst * pt).sum(axis=-2, keepdims=True)
         dst *= pt
         gm = _make(_back(dst.swapaxes(-1, -2).copy(), attn_mask._data)) if need[3] else None
         dst *= scale
