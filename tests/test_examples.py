@@ -366,3 +366,19 @@ def test_ddp_two_ranks_keep_identical_replicas(tmp_path):
     losses = {(r, e): float(v) for r, e, v, *_ in lines}
     assert losses[("0", "1")] != losses[("1", "1")]  # each rank trains on its own shard
     assert out.count("final test accuracy") == 1
+
+
+def test_spiral_trains_and_runs_unchanged_under_torch(capsys):
+    from ember.examples import spiral
+    ours = spiral.main(["--quick"])
+    assert len(ours["losses"]) == 21 and ours["losses"][-1] < 0.9 * ours["losses"][0]
+    assert "step  20" in capsys.readouterr().out
+    # the docstring's promise: the same source with `import torch` trains in torch too
+    source = Path(spiral.__file__).read_text().replace("import ember as torch", "import torch")
+    namespace = {"__name__": "spiral_under_torch"}
+    exec(compile(source, "spiral_under_torch", "exec"), namespace)
+    assert namespace["torch"] is torch
+    theirs = namespace["main"](["--quick"])
+    assert theirs["losses"][-1] < 0.9 * theirs["losses"][0]
+    # both start from a random guess over 3 classes: loss near log(3)
+    assert abs(ours["losses"][0] - np.log(3)) < 0.1 and abs(theirs["losses"][0] - np.log(3)) < 0.1

@@ -1,5 +1,6 @@
 """Runnable programs on data that ships with the package or with Python (no downloads).
 
+    python -m ember.examples.spiral               an MLP from bare tensors and autograd, no nn
     python -m ember.examples.digits               a small CNN on the 8x8 UCI handwritten digits
     python -m ember.examples.chargpt              a character-level GPT trained on the standard
                                                   library's source, then sampled
