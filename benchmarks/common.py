@@ -61,8 +61,6 @@ def compare(pair: Pair, *, repeat: int = 7, number: int | None = None) -> dict[s
     of each library.
     """
     number = number or pair.number
-    pair.ember()  # warm up both
-    pair.torch()
     e_runs, t_runs = [], []
     for _ in range(repeat):
         e_runs.append(_settled_run(pair.ember, number) / pair.per)

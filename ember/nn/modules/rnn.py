@@ -45,7 +45,7 @@ def _autocast_device(t: Tensor) -> str | None:
     while autocast is off)."""
     if not _amp._AUTOCAST:
         return None
-    device_type = "cpu" if t.is_cpu else "cuda"
+    device_type = _amp._device_type(t)
     return device_type if _amp.is_autocast_enabled(device_type) else None
 
 

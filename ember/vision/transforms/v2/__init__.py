@@ -9,6 +9,7 @@ import numpy as np
 import ember
 from ember import Tensor, nn
 from ember.vision.transforms import _functional_pil as F_pil
+from ember.vision.transforms import __all__ as _v1_all
 from ember.vision.transforms import _functional_tensor as F_t
 from ember.vision.transforms import transforms as _v1
 from ember.vision.transforms.transforms import (
@@ -39,12 +40,7 @@ from ember.vision.transforms.transforms import (
 )
 from ember.vision.transforms.v2 import functional
 
-__all__ = ["functional", "Compose", "ToTensor", "PILToTensor", "ConvertImageDtype", "ToPILImage",
-           "Normalize", "Resize", "CenterCrop", "Pad", "Lambda", "RandomApply", "RandomChoice",
-           "RandomCrop", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomResizedCrop",
-           "ColorJitter", "Grayscale", "RandomGrayscale", "RandomOrder", "GaussianBlur",
-           "RandomErasing", "RandomRotation", "RandomAffine", "InterpolationMode", "ToImage",
-           "ToDtype"]
+__all__ = [*_v1_all, "ToImage", "ToDtype"]
 
 
 class ToTensor(_v1.ToTensor):
