@@ -3,21 +3,24 @@ F.unfold and F.fold, each a Function with forward and backward side by side.
 
 NOTE [ How a convolution is computed ]
 A convolution reads, for every output position, a window of the (zero-padded)
-input. `np.lib.stride_tricks.as_strided` gives all windows at once as a view of
-shape (N, C, *out, *kernel) without copying. The batch is then processed in
-chunks of a few images sized to stay in a core's cache (`_chunks`): one copy
-rearranges a chunk's windows into columns (im2col, the chunk's images side by
+input. `as_strided` gives all windows at once as a view of shape
+(C, *kernel, N, *out) without copying (`_columns`). The batch is then processed
+in chunks of a few images sized to stay in a core's cache (`_chunks`): one copy
+turns a chunk of that view into columns (im2col, the chunk's images side by
 side) and one GEMM per group multiplies them with the weight. Building all
 columns at once would write kh*kw times the input to memory; per-image GEMMs
-would make one BLAS call (a thread sync point) per image. Its two gradients
-use the same pieces, chunk by chunk:
-  * weight gradient: output-gradient rows times the rebuilt columns (one GEMM
-    per chunk, summed; the forward does not keep its columns);
-  * input gradient: the weight times the output gradient gives columns, which
-    are summed back into the padded input by one add per kernel offset (col2im:
-    a loop over kh*kw positions, never over pixels or channels). With stride 1
-    the gradient is widened to padded rows first, so each of those adds is one
-    contiguous run per plane.
+would make one BLAS call (a thread sync point) per image.
+With stride 1 the output rows are widened to the padded row length: each kernel
+offset then reads one long contiguous run of every padded image (a fast copy)
+instead of many short rows, and the few extra positions computed are dropped.
+The gradients use the same pieces:
+  * weight gradient: output-gradient rows (zero at the widened positions) times
+    the rebuilt columns, one GEMM per chunk, summed (the forward does not keep
+    its columns);
+  * input gradient: with stride 1, a convolution of the padded output gradient
+    with the flipped kernel; with a larger stride, the weight times the output
+    gradient gives columns that are summed back into the padded input by one add
+    per kernel offset (col2im: a loop over kernel positions, never over pixels).
 The three maps are bilinear and each one's gradients are the other two, so
 `Convolution`, `ConvBackwardInput` (which is also the transposed convolution)
 and `ConvBackwardWeight` backpropagate through each other: gradients of any order.
@@ -43,7 +46,7 @@ __all__ = ["linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d
 
 _F32 = np.dtype(np.float32)
 _HALF = frozenset((np.dtype(np.float16), _dt.bfloat16.np))
-_CHUNK_BYTES = 1 << 20  # columns built per batch chunk: half a core's L2 cache
+_CHUNK_BYTES = 2 << 20  # columns built per batch chunk: about a core's L2 cache
 
 
 
@@ -85,32 +88,42 @@ def _out_size(size: int, lo: int, hi: int, k: int, s: int, d: int) -> int:
 
 
 # ----------------------------------------------------------------- array kernels
-def _pad_zeros(x, pads):
-    """x with zeros added around its spatial dims (x itself when there is no padding)."""
-    if not any(lo or hi for lo, hi in pads):
+def _pad_zeros(x, pads, spare: int = 0):
+    """x with zeros added around its spatial dims (x itself when there is nothing to add).
+    `spare` more zeros follow the padded array in memory: a widened column view (see
+    `_columns`) reads that far past the end, for positions whose results are dropped."""
+    if not spare and not any(lo or hi for lo, hi in pads):
         return x
     shape = x.shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
-    out = _xp(x).zeros(shape, x.dtype)
+    size = math.prod(shape)
+    out = _xp(x).zeros(size + spare, x.dtype)[:size].reshape(shape)
     out[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in
                                            zip(x.shape[2:], pads))] = x
     return out
 
 
-def _windows(xpad, ksize, out, stride, dilation):
-    """All kernel windows of a padded (N, C, *spatial) array: a (N, C, *out, *kernel) view."""
-    st = xpad.strides
-    sp = st[2:]
-    return _as_strided(xpad, xpad.shape[:2] + tuple(out) + tuple(ksize),
-                       st[:2] + tuple(a * s for a, s in zip(sp, stride)) +
-                       tuple(a * d for a, d in zip(sp, dilation)))
+def _columns(x, ksize, out, geom, widen: bool = True):
+    """All kernel windows of x (N, C, *in), padded, as a (C, *kernel, N, *grid) view, and
+    the grid: the output positions (`out`), or with stride 1 (and `widen`) the output rows
+    widened to the padded row length, whose extra positions are computed and dropped.
 
-
-def _col_view(xpad, ksize, out, geom):
-    """The windows of a padded input ordered as columns, (N, C, *kernel, *out): a view
-    that `_chunk_cols` copies into column matrices, one batch chunk at a time."""
+    A view of the padded input costs nothing; copying a batch chunk of it gives that
+    chunk's columns. Widened, every kernel offset's slice of the view is one contiguous
+    run of each padded image, so that copy moves long runs instead of short rows; a run
+    near the end of the array reads up to a row past it, into `spare` zeros."""
     nd = len(ksize)
-    win = _windows(xpad, ksize, out, geom[0], geom[2])
-    return win.transpose((0, 1) + tuple(range(2 + nd, 2 + 2 * nd)) + tuple(range(2, 2 + nd)))
+    stride, pads, dilation = geom[0], geom[1], geom[2]
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
+    widen = widen and nd > 1 and all(s == 1 for s in stride)
+    grid = (out[0],) + padded[1:] if widen else tuple(out)
+    spare = sum(d * (k - 1) * math.prod(padded[i + 1:])
+                for i, (d, k) in enumerate(zip(dilation, ksize)) if i) if widen else 0
+    xpad = _pad_zeros(x, pads, spare)
+    st = xpad.strides
+    view = _as_strided(xpad, (x.shape[1],) + tuple(ksize) + (x.shape[0],) + grid,
+                       (st[1],) + tuple(a * d for a, d in zip(st[2:], dilation)) + (st[0],) +
+                       tuple(a * s for a, s in zip(st[2:], stride)))
+    return view, grid
 
 
 def _chunks(n: int, per_image: int, xp):
@@ -147,30 +160,34 @@ def _gemm(a, b):
 
 
 def _chunk_cols(view, b, g):
-    """The columns of the images in batch slice `b`, (g, C/g * prod(kernel), B * prod(out)):
-    one copy out of the (N, C, *kernel, *out) window view, the images side by side."""
+    """The columns of the images in batch slice `b`, (g, C/g * prod(kernel), B * prod(grid)):
+    one copy out of the (C, *kernel, N, *grid) view of `_columns`."""
     nk = (view.ndim - 2) // 2
-    cols = view[b].transpose((1,) + tuple(range(2, 2 + nk)) + (0,) +
-                             tuple(range(2 + nk, view.ndim)))
-    cols = _xp(view).ascontiguousarray(cols)
-    return cols.reshape(g, cols.shape[0] // g * math.prod(cols.shape[1:1 + nk]), -1)
+    cols = _xp(view).ascontiguousarray(view[(slice(None),) * (1 + nk) + (b,)])
+    return cols.reshape(g, math.prod(cols.shape[:1 + nk]) // g, -1)
 
 
-def _chunk_rows(grad, b, g):
-    """An output gradient's images in batch slice `b` as (g, O/g, B * prod(out)): one
-    copy that puts the images of each channel side by side, like the columns."""
-    rows = grad[b].swapaxes(0, 1)
-    rows = _xp(grad).ascontiguousarray(rows)
+def _chunk_rows(grad, b, g, grid):
+    """An output gradient's images in batch slice `b` as (g, O/g, B * prod(grid)), laid
+    out like the columns: one copy, with zeros at the positions a widened grid adds."""
+    part = grad[b].swapaxes(0, 1)
+    xp = _xp(grad)
+    if part.shape[2:] == grid:
+        rows = xp.ascontiguousarray(part)
+    else:
+        rows = xp.zeros(part.shape[:2] + grid, grad.dtype)
+        rows[(slice(None), slice(None)) + tuple(slice(0, s) for s in part.shape[2:])] = part
     return rows.reshape(g, rows.shape[0] // g, -1)
 
 
-def _conv_forward(x, w, geom, out=None):
-    """(N, C, *in) conv (O, C/g, *k) -> (N, O, *out) on arrays of one dtype. `out` may
-    ask for fewer positions than fit (a transposed convolution's output_padding can
-    leave positions that no window of the original convolution started at).
+def _conv_forward(x, w, geom, out=None, bias=None):
+    """(N, C, *in) conv (O, C/g, *k) [+ bias (O,)] -> (N, O, *out) on arrays of one dtype.
+    `out` may ask for fewer positions than fit (a transposed convolution's output_padding
+    can leave positions that no window of the original convolution started at).
 
     The batch goes in cache-sized chunks: one copy builds a chunk's columns, one GEMM
-    per group multiplies them, and the result is written into the chunk's output."""
+    per group multiplies them, and the result, cropped to the output positions, is
+    written into the chunk's output with the bias added on the way."""
     dtype = x.dtype
     x, w = _acc(x), _acc(w)
     xp = _xp(x)
@@ -179,77 +196,59 @@ def _conv_forward(x, w, geom, out=None):
     out = out or tuple(_out_size(s, lo, hi, k, st, d) for s, (lo, hi), k, st, d in
                        zip(x.shape[2:], geom[1], ksize, geom[0], geom[2]))
     n, c, o = x.shape[0], x.shape[1], w.shape[0]
-    m = math.prod(out)
-    view = _col_view(_pad_zeros(x, geom[1]), ksize, out, geom)
+    view, grid = _columns(x, ksize, out, geom)
+    crop = (slice(None), slice(None)) + tuple(slice(0, s) for s in out)
     wg = w.reshape(g, o // g, -1)
-    y = xp.empty((n, o, m), x.dtype)
-    for b in _chunks(n, c * math.prod(ksize) * m * x.itemsize, xp):
-        yc = _gemm(wg, _chunk_cols(view, b, g))  # (g, O/g, B * prod(out))
-        y[b] = yc.reshape(o, -1, m).swapaxes(0, 1)
-    y = y.reshape((n, o) + tuple(out))
+    y = xp.empty((n, o) + tuple(out), x.dtype)
+    if bias is not None:
+        bias = _acc(bias).reshape((o, 1) + (1,) * len(out))
+    for b in _chunks(n, c * math.prod(ksize) * math.prod(grid) * x.itemsize, xp):
+        yc = _gemm(wg, _chunk_cols(view, b, g)).reshape((o, -1) + grid)[crop]
+        if bias is None:
+            y[b] = yc.swapaxes(0, 1)
+        else:
+            xp.add(yc, bias, out=y[b].swapaxes(0, 1))
     return y if y.dtype == dtype else y.astype(dtype)
 
 
 def _conv_input_grad(grad, w, geom, in_size):
     """Gradient of a convolution wrt its input: the transposed convolution of `grad`.
 
-    Chunk by chunk, the transposed weight times the output gradient gives the columns,
-    which col2im adds back into a padded chunk; its interior is the input gradient.
-    With stride 1 the gradient is widened to the padded row length (zeros in the extra
-    columns): each kernel offset's columns then land on one contiguous run of the
-    flattened padded image, and col2im adds whole planes instead of short rows."""
+    With stride 1 this is itself a convolution, computed by `_conv_forward`: of `grad`
+    padded so that every window that saw an input position is found again, with each
+    group's kernel flipped and its in/out channels swapped. Otherwise (and where the
+    padding was wider than the kernel's reach), chunk by chunk, the transposed weight
+    times the output gradient gives columns that col2im adds back into a padded chunk."""
+    stride, pads, dilation, g = geom
+    ksize = tuple(w.shape[2:])
+    out = tuple(grad.shape[2:])
+    reach = [d * (k - 1) for d, k in zip(dilation, ksize)]
+    lo = [r - p for r, (p, _) in zip(reach, pads)]
+    hi = [s + r - o - low for s, r, o, low in zip(in_size, reach, out, lo)]
+    if all(s == 1 for s in stride) and min(lo + hi) >= 0:
+        o, cg = w.shape[:2]
+        flipped = w.reshape((g, o // g, cg) + ksize).swapaxes(1, 2)
+        flipped = flipped.reshape((g * cg, o // g) + ksize)[(Ellipsis,) +
+                                                            (slice(None, None, -1),) * len(ksize)]
+        return _conv_forward(grad, flipped, _Geom((stride, tuple(zip(lo, hi)), dilation, g)))
     dtype = grad.dtype
     grad, w = _acc(grad), _acc(w)
     xp = _xp(grad)
-    g = geom[3]
     n, o = grad.shape[:2]
-    out = tuple(grad.shape[2:])
-    ksize = tuple(w.shape[2:])
     c = g * w.shape[1]
     kprod = math.prod(ksize)
-    padded = tuple(s + lo + hi for s, (lo, hi) in zip(in_size, geom[1]))
-    wide = len(out) > 1 and all(s == 1 for s in geom[0]) and \
-        4 * math.prod(padded[1:]) <= 5 * math.prod(out[1:])
-    grid = (out[0],) + padded[1:] if wide else out  # the output grid with padded rows
-    m = math.prod(grid)
-    plane = math.prod(padded)
+    padded = tuple(s + a + b for s, (a, b) in zip(in_size, pads))
+    m = math.prod(out)
     wt = w.reshape(g, o // g, -1).swapaxes(1, 2)  # (g, C/g * k, O/g)
     gx = xp.empty((n, c) + tuple(in_size), grad.dtype)
     for b in _chunks(n, c * kprod * m * grad.itemsize, xp):
-        if wide:
-            part = grad[b].swapaxes(0, 1)
-            rows = xp.zeros(part.shape[:2] + grid, grad.dtype)
-            rows[(slice(None), slice(None)) + tuple(slice(0, s) for s in out)] = part
-            rows = rows.reshape(g, o // g, -1)
-        else:
-            rows = _chunk_rows(grad, b, g)
-        cols = _gemm(wt, rows).reshape(c, kprod, -1, m)  # (C, k, B, grid)
-        nb = cols.shape[2]
-        if wide:
-            # room after the plane for the last offset's run, which overhangs by < a row
-            acc = xp.zeros((c, nb, plane + m // out[0]), grad.dtype)
-            _col2im_wide(acc, cols, ksize, padded, geom[2])
-            acc = acc[:, :, :plane].reshape((c, nb) + padded)
-        else:
-            acc = xp.zeros((c, nb) + padded, grad.dtype)
-            cols = cols.reshape((c,) + ksize + (nb,) + out)
-            cols = cols.transpose((0, 1 + len(ksize)) + tuple(range(1, 1 + len(ksize))) +
-                                  tuple(range(2 + len(ksize), cols.ndim)))
-            _col2im(acc, cols, ksize, out, geom[0], geom[2])
-        gx[b] = _crop(acc, geom[1], in_size).swapaxes(0, 1)
+        cols = _gemm(wt, _chunk_rows(grad, b, g, out)).reshape((c,) + ksize + (-1,) + out)
+        acc = xp.zeros((c, cols.shape[1 + len(ksize)]) + padded, grad.dtype)
+        cols = cols.transpose((0, 1 + len(ksize)) + tuple(range(1, 1 + len(ksize))) +
+                              tuple(range(2 + len(ksize), cols.ndim)))
+        _col2im(acc, cols, ksize, out, stride, dilation)
+        gx[b] = _crop(acc, pads, in_size).swapaxes(0, 1)
     return gx if gx.dtype == dtype else gx.astype(dtype)
-
-
-def _col2im_wide(acc, cols, ksize, padded, dilation):
-    """col2im for stride 1 on widened columns (C, prod(kernel), B, out[0] *
-    prod(padded[1:])): each kernel offset adds one contiguous run of the flattened
-    padded planes `acc` (C, B, plane + overhang)."""
-    steps = [math.prod(padded[i + 1:]) * d for i, d in enumerate(dilation)]
-    m = cols.shape[-1]
-    for j, kk in enumerate(itertools.product(*(range(k) for k in ksize))):
-        start = sum(i * st for i, st in zip(kk, steps))
-        acc[:, :, start:start + m] += cols[:, j]
-    return acc
 
 
 def _conv_weight_grad(x, grad, geom, ksize):
@@ -260,15 +259,13 @@ def _conv_weight_grad(x, grad, geom, ksize):
     x, grad = _acc(x), _acc(grad)
     xp = _xp(x)
     g = geom[3]
-    n, c = x.shape[:2]
+    c = x.shape[1]
     o = grad.shape[1]
-    out = tuple(grad.shape[2:])
-    m = math.prod(out)
-    view = _col_view(_pad_zeros(x, geom[1]), ksize, out, geom)
+    view, grid = _columns(x, ksize, tuple(grad.shape[2:]), geom)
     gw = xp.zeros((g, c // g * math.prod(ksize), o // g), x.dtype)
-    for b in _chunks(n, c * math.prod(ksize) * m * x.itemsize, xp):
+    for b in _chunks(x.shape[0], c * math.prod(ksize) * math.prod(grid) * x.itemsize, xp):
         # columns on the left: OpenBLAS is faster with them as the untransposed operand
-        gw += _gemm(_chunk_cols(view, b, g), _chunk_rows(grad, b, g).swapaxes(1, 2))
+        gw += _gemm(_chunk_cols(view, b, g), _chunk_rows(grad, b, g, grid).swapaxes(1, 2))
     gw = gw.swapaxes(1, 2).reshape((o, c // g) + tuple(ksize))
     return gw if gw.dtype == dtype else gw.astype(dtype)
 
@@ -289,9 +286,8 @@ class Convolution(Function):
 
     @staticmethod
     def forward(ctx, input, weight, bias, geom, out_size=None):
-        y = _conv_forward(input._data, weight._data, geom, out_size)
-        if bias is not None:
-            y += _bias_view(bias._data, y.ndim - 2)
+        y = _conv_forward(input._data, weight._data, geom, out_size,
+                          None if bias is None else bias._data)
         ctx.save_for_backward(input, weight)
         ctx.geom = geom
         return _make(y)
@@ -591,7 +587,8 @@ class Im2Col(Function):
         x = input._data
         out = _blocks(x.shape[2:], ksize, geom)
         n, c = x.shape[:2]
-        cols = _xp(x).ascontiguousarray(_col_view(_pad_zeros(x, geom[1]), ksize, out, geom))
+        view = _columns(x, ksize, out, geom, widen=False)[0]
+        cols = _xp(x).ascontiguousarray(view.transpose(3, 0, 1, 2, 4, 5))
         ctx.size, ctx.ksize, ctx.geom = x.shape[2:], ksize, geom
         return _make(cols.reshape(n, c * ksize[0] * ksize[1], out[0] * out[1]))
 

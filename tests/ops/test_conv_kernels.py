@@ -1,6 +1,7 @@
 """The convolution kernels' internal paths against torch: batches cut into several
-cache-sized chunks, stride-1 input gradients on widened rows (with dilation, uneven
-'same' padding, groups, 3-d) and the strided col2im they fall back to."""
+cache-sized chunks, stride-1 columns on widened rows, stride-1 input gradients as
+convolutions with the flipped kernel (with dilation, uneven 'same' padding, groups,
+3-d) and the col2im used for strides and for padding wider than the kernel."""
 from __future__ import annotations
 
 import pytest
@@ -29,6 +30,8 @@ def chunk_bytes(request, monkeypatch):
     ((2, 3, 5, 6, 4), (4, 3, 3, 2, 3), {"padding": 1}),  # 3-d
     ((2, 3, 7, 6, 4), (4, 3, 3, 1, 1), {"dilation": (2, 1, 1)}),  # 3-d, widened planes
     ((3, 4, 11), (6, 4, 3), {"padding": 2, "dilation": 3}),
+    ((3, 4, 5, 6), (6, 4, 3, 3), {"padding": (3, 1)}),  # padding past the kernel: col2im
+    ((2, 4, 5, 6), (6, 2, 2, 3), {"padding": (1, 4), "groups": 2}),
 ])
 def test_conv_paths_match_torch(chunk_bytes, shape, wshape, kw):
     fn = {3: "conv1d", 4: "conv2d", 5: "conv3d"}[len(shape)]
