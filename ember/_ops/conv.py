@@ -88,6 +88,12 @@ def _out_size(size: int, lo: int, hi: int, k: int, s: int, d: int) -> int:
 
 
 # ----------------------------------------------------------------- array kernels
+def _zeros(xp, shape, dtype, spare: int = 0):
+    """A zero array followed in memory by `spare` more zeros."""
+    size = math.prod(shape)
+    return xp.zeros(size + spare, dtype)[:size].reshape(shape)
+
+
 def _pad_zeros(x, pads, spare: int = 0):
     """x with zeros added around its spatial dims (x itself when there is nothing to add).
     `spare` more zeros follow the padded array in memory: a widened column view (see
@@ -95,35 +101,42 @@ def _pad_zeros(x, pads, spare: int = 0):
     if not spare and not any(lo or hi for lo, hi in pads):
         return x
     shape = x.shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
-    size = math.prod(shape)
-    out = _xp(x).zeros(size + spare, x.dtype)[:size].reshape(shape)
+    out = _zeros(_xp(x), shape, x.dtype, spare)
     out[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in
                                            zip(x.shape[2:], pads))] = x
     return out
 
 
+def _grid(padded, ksize, out, geom, widen: bool = True):
+    """The positions a column view covers per image, and how many elements its windows
+    reach past the end of a padded array: the output positions (`out`), or with stride 1
+    (and `widen`) the output rows widened to the padded row length. Widened, every
+    kernel offset's windows are one contiguous run of each padded image; the extra
+    positions are computed and dropped, and a run near the end of the array reads up
+    to a row past it (into `spare` zeros that the padded array carries)."""
+    if not (widen and len(ksize) > 1 and all(s == 1 for s in geom[0])):
+        return tuple(out), 0
+    spare = sum(d * (k - 1) * math.prod(padded[i + 1:])
+                for i, (d, k) in enumerate(zip(geom[2], ksize)) if i)
+    return (out[0],) + tuple(padded[1:]), spare
+
+
+def _window_view(xpad, ksize, grid, geom):
+    """The kernel windows of a padded array (N, C, *padded) at the positions of `grid`,
+    as a strided (C, *kernel, N, *grid) view (no copy)."""
+    st = xpad.strides
+    return _as_strided(xpad, (xpad.shape[1],) + tuple(ksize) + (xpad.shape[0],) + grid,
+                       (st[1],) + tuple(a * d for a, d in zip(st[2:], geom[2])) + (st[0],) +
+                       tuple(a * s for a, s in zip(st[2:], geom[0])))
+
+
 def _columns(x, ksize, out, geom, widen: bool = True):
     """All kernel windows of x (N, C, *in), padded, as a (C, *kernel, N, *grid) view, and
-    the grid: the output positions (`out`), or with stride 1 (and `widen`) the output rows
-    widened to the padded row length, whose extra positions are computed and dropped.
-
-    A view of the padded input costs nothing; copying a batch chunk of it gives that
-    chunk's columns. Widened, every kernel offset's slice of the view is one contiguous
-    run of each padded image, so that copy moves long runs instead of short rows; a run
-    near the end of the array reads up to a row past it, into `spare` zeros."""
-    nd = len(ksize)
-    stride, pads, dilation = geom[0], geom[1], geom[2]
-    padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
-    widen = widen and nd > 1 and all(s == 1 for s in stride)
-    grid = (out[0],) + padded[1:] if widen else tuple(out)
-    spare = sum(d * (k - 1) * math.prod(padded[i + 1:])
-                for i, (d, k) in enumerate(zip(dilation, ksize)) if i) if widen else 0
-    xpad = _pad_zeros(x, pads, spare)
-    st = xpad.strides
-    view = _as_strided(xpad, (x.shape[1],) + tuple(ksize) + (x.shape[0],) + grid,
-                       (st[1],) + tuple(a * d for a, d in zip(st[2:], dilation)) + (st[0],) +
-                       tuple(a * s for a, s in zip(st[2:], stride)))
-    return view, grid
+    the grid (`_grid`). The view costs nothing; copying a batch chunk of it gives that
+    chunk's columns, in long runs when the grid is widened."""
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], geom[1]))
+    grid, spare = _grid(padded, ksize, out, geom, widen)
+    return _window_view(_pad_zeros(x, geom[1], spare), ksize, grid, geom), grid
 
 
 def _chunks(n: int, per_image: int, xp):
@@ -136,14 +149,14 @@ def _chunks(n: int, per_image: int, xp):
     return [slice(i, i + step) for i in range(0, n, step)]
 
 
-def _col2im(acc, cols, ksize, out, stride, dilation):
-    """Add columns (N, C, *kernel, *out) back into the padded array `acc` (N, C, *spatial),
-    one strided add per kernel offset (a loop over kernel positions, never pixels)."""
-    lead = (slice(None), slice(None))
+def _col2im(acc, cols, ksize, grid, geom):
+    """Add columns (C, *kernel, N, *grid) back into the windows they came from in the
+    padded array `acc` (N, C, *padded): one strided add per kernel offset (a loop over
+    kernel positions, never pixels). Widened grids add whole runs; their extra positions
+    must hold zeros."""
+    win = _window_view(acc, ksize, grid, geom)
     for kk in itertools.product(*(range(k) for k in ksize)):
-        region = tuple(slice(i * d, i * d + s * (o - 1) + 1, s)
-                       for i, d, s, o in zip(kk, dilation, stride, out))
-        acc[lead + region] += cols[lead + kk]
+        win[(slice(None),) + kk] += cols[(slice(None),) + kk]
     return acc
 
 
@@ -214,19 +227,21 @@ def _conv_forward(x, w, geom, out=None, bias=None):
 def _conv_input_grad(grad, w, geom, in_size):
     """Gradient of a convolution wrt its input: the transposed convolution of `grad`.
 
-    With stride 1 this is itself a convolution, computed by `_conv_forward`: of `grad`
-    padded so that every window that saw an input position is found again, with each
-    group's kernel flipped and its in/out channels swapped. Otherwise (and where the
-    padding was wider than the kernel's reach), chunk by chunk, the transposed weight
-    times the output gradient gives columns that col2im adds back into a padded chunk."""
+    Chunk by chunk, the transposed weight times the output gradient gives columns that
+    col2im adds back into a padded chunk. With stride 1 it is also a convolution of
+    `grad`, padded so that every window that saw an input position is found again, with
+    each group's kernel flipped and its in/out channels swapped (`_conv_forward`). That
+    copies O*k values per position into columns where col2im reads and writes C*k
+    twice, so it is taken when there are few output channels for the input channels
+    (and the padding is within the kernel's reach)."""
     stride, pads, dilation, g = geom
     ksize = tuple(w.shape[2:])
     out = tuple(grad.shape[2:])
     reach = [d * (k - 1) for d, k in zip(dilation, ksize)]
     lo = [r - p for r, (p, _) in zip(reach, pads)]
     hi = [s + r - o - low for s, r, o, low in zip(in_size, reach, out, lo)]
-    if all(s == 1 for s in stride) and min(lo + hi) >= 0:
-        o, cg = w.shape[:2]
+    o, cg = w.shape[:2]
+    if all(s == 1 for s in stride) and min(lo + hi) >= 0 and 2 * o < 3 * g * cg:
         flipped = w.reshape((g, o // g, cg) + ksize).swapaxes(1, 2)
         flipped = flipped.reshape((g * cg, o // g) + ksize)[(Ellipsis,) +
                                                             (slice(None, None, -1),) * len(ksize)]
@@ -234,20 +249,16 @@ def _conv_input_grad(grad, w, geom, in_size):
     dtype = grad.dtype
     grad, w = _acc(grad), _acc(w)
     xp = _xp(grad)
-    n, o = grad.shape[:2]
-    c = g * w.shape[1]
-    kprod = math.prod(ksize)
+    n = grad.shape[0]
+    c = g * cg
     padded = tuple(s + a + b for s, (a, b) in zip(in_size, pads))
-    m = math.prod(out)
+    grid, spare = _grid(padded, ksize, out, geom)
     wt = w.reshape(g, o // g, -1).swapaxes(1, 2)  # (g, C/g * k, O/g)
     gx = xp.empty((n, c) + tuple(in_size), grad.dtype)
-    for b in _chunks(n, c * kprod * m * grad.itemsize, xp):
-        cols = _gemm(wt, _chunk_rows(grad, b, g, out)).reshape((c,) + ksize + (-1,) + out)
-        acc = xp.zeros((c, cols.shape[1 + len(ksize)]) + padded, grad.dtype)
-        cols = cols.transpose((0, 1 + len(ksize)) + tuple(range(1, 1 + len(ksize))) +
-                              tuple(range(2 + len(ksize), cols.ndim)))
-        _col2im(acc, cols, ksize, out, stride, dilation)
-        gx[b] = _crop(acc, pads, in_size).swapaxes(0, 1)
+    for b in _chunks(n, c * math.prod(ksize) * math.prod(grid) * grad.itemsize, xp):
+        cols = _gemm(wt, _chunk_rows(grad, b, g, grid)).reshape((c,) + ksize + (-1,) + grid)
+        acc = _zeros(xp, (cols.shape[1 + len(ksize)], c) + padded, grad.dtype, spare)
+        gx[b] = _crop(_col2im(acc, cols, ksize, grid, geom), pads, in_size)
     return gx if gx.dtype == dtype else gx.astype(dtype)
 
 
@@ -608,10 +619,9 @@ class Col2Im(Function):
         out = _blocks(size, ksize, geom)
         n = x.shape[0]
         c = x.shape[1] // (ksize[0] * ksize[1])
-        cols = x.reshape((n, c) + tuple(ksize) + out)
+        cols = x.reshape((n, c) + tuple(ksize) + out).transpose(1, 2, 3, 0, 4, 5)
         padded = (n, c) + tuple(s + lo + hi for s, (lo, hi) in zip(size, geom[1]))
-        acc = _xp(x).zeros(padded, x.dtype)
-        _col2im(acc, cols, ksize, out, geom[0], geom[2])
+        acc = _col2im(_xp(x).zeros(padded, x.dtype), cols, ksize, out, geom)
         y = _crop(acc, geom[1], size)
         ctx.ksize, ctx.geom = ksize, geom
         return _make(_xp(y).ascontiguousarray(y))

@@ -30,7 +30,10 @@ def chunk_bytes(request, monkeypatch):
     ((2, 3, 5, 6, 4), (4, 3, 3, 2, 3), {"padding": 1}),  # 3-d
     ((2, 3, 7, 6, 4), (4, 3, 3, 1, 1), {"dilation": (2, 1, 1)}),  # 3-d, widened planes
     ((3, 4, 11), (6, 4, 3), {"padding": 2, "dilation": 3}),
-    ((3, 4, 5, 6), (6, 4, 3, 3), {"padding": (3, 1)}),  # padding past the kernel: col2im
+    ((3, 6, 9, 8), (4, 6, 3, 2), {"padding": "same", "dilation": 2}),  # fewer outputs than
+    ((3, 6, 9, 8), (4, 3, 3, 3), {"padding": (2, 1), "groups": 2}),  # inputs: input grads
+    ((3, 6, 11), (4, 6, 3), {"padding": 2, "dilation": 3}),  # by the flipped-kernel conv
+    ((3, 6, 5, 6), (4, 6, 3, 3), {"padding": (3, 1)}),  # padding past the kernel: col2im
     ((2, 4, 5, 6), (6, 2, 2, 3), {"padding": (1, 4), "groups": 2}),
 ])
 def test_conv_paths_match_torch(chunk_bytes, shape, wshape, kw):
