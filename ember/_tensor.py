@@ -475,10 +475,31 @@ class Tensor:
         return _cr.is_pinned(self)
 
     def share_memory_(self) -> Tensor:
+        """Move this CPU tensor's memory into shared memory, in place (see ember/_shared.py).
+
+        The same Tensor keeps its values, dtype, shape, strides, autograd state and version;
+        processes forked afterwards write into the same memory (Hogwild training). A view
+        moves its base's whole memory, as torch moves the storage. A no-op when already
+        shared and on CUDA. Unlike torch, views and detach()es taken *before* the move keep
+        the old private memory.
+        """
+        from ember import _shared
+        data = self._data
+        if not isinstance(data, _ndarray) or _shared.is_shared_array(data):
+            return self
+        base = self._base
+        if base is None:
+            (self._data,) = _shared.move([data])
+        else:
+            base._data, self._data = _shared.move([base._data, data])
         return self
 
     def is_shared(self) -> bool:
-        return False
+        """Whether the memory is shared across processes: after share_memory_(), in
+        DataLoader worker batches, and always for CUDA tensors (as in torch)."""
+        from ember import _shared
+        data = self._data
+        return not isinstance(data, _ndarray) or _shared.is_shared_array(data)
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
         return _cr.tensor(data, dtype=dtype or self.dtype, device=device or self.device,

@@ -1178,6 +1178,8 @@ class Module:
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     def share_memory(self) -> Module:
+        """Move every parameter, gradient and buffer into shared memory in place (Hogwild:
+        processes forked afterwards train the same tensors); returns the module."""
         return self._apply(lambda t: t.share_memory_())
 
     # ------------------------------------------------------------- 7. repr, dir, pickling

@@ -1,0 +1,67 @@
+"""Shared memory for CPU tensors: where `Tensor.share_memory_()` moves an array.
+
+A shared array lives in a `SharedMapping`, an anonymous MAP_SHARED `mmap`: a process
+forked after the move maps the same pages, so an in-place write in any process (an
+optimizer step in a Hogwild worker) is seen by all of them. The mapping's type is the
+mark: an array is shared when the chain of its `.base`s ends in a SharedMapping, so views
+taken afterwards are shared too, as in torch. The DataLoader's batches, which arrive in
+POSIX shared memory, are mapped through the same type.
+
+`move` keeps each array's strides and the arrays' relative offsets, so a view and its
+base still alias each other after the move (torch keeps strides too). Arrays that alias
+the old memory without being passed in (a `detach()` or a view whose base was not
+moved) keep the old, private memory.
+"""
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+
+__all__ = ["SharedMapping", "is_shared_array", "move"]
+
+
+class SharedMapping(mmap.mmap):
+    """An mmap whose pages are shared with forked children; its type marks shared arrays."""
+
+
+def is_shared_array(arr: np.ndarray) -> bool:
+    """Whether `arr` views memory in a SharedMapping."""
+    base = arr
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, SharedMapping)
+
+
+def _span(arr: np.ndarray) -> tuple[int, int]:
+    """The byte addresses [lo, hi) that arr's elements occupy (empty for an empty array)."""
+    lo = hi = arr.__array_interface__["data"][0]
+    if arr.size == 0:
+        return lo, lo
+    for n, s in zip(arr.shape, arr.strides):
+        if s < 0:
+            lo += (n - 1) * s
+        else:
+            hi += (n - 1) * s
+    return lo, hi + arr.itemsize
+
+
+def move(arrays: list[np.ndarray]) -> list[np.ndarray]:
+    """Copies of `arrays` (views of one block of memory) in one new SharedMapping.
+
+    Each copy has its array's shape, dtype and strides, at the same distance from the
+    others as before, so copies of arrays that aliased each other still do.
+    """
+    spans = [_span(a) for a in arrays]
+    filled = [s for s, a in zip(spans, arrays) if a.size]
+    lo = min((s[0] for s in filled), default=0)
+    hi = max((s[1] for s in filled), default=0)
+    mapping = SharedMapping(-1, max(hi - lo, 1))  # a mapping can't be empty
+    out = []
+    for a, (start, _) in zip(arrays, spans):
+        # An empty array has no elements to place: any offset inside the mapping will do.
+        offset = start - lo if a.size else 0
+        new = np.ndarray(a.shape, a.dtype, buffer=mapping, offset=offset, strides=a.strides)
+        new[...] = a
+        out.append(new)
+    return out
