@@ -495,8 +495,8 @@ class Tensor:
         return self
 
     def is_shared(self) -> bool:
-        """Whether the memory is shared across processes: after share_memory_(), in
-        DataLoader worker batches, and always for CUDA tensors (as in torch)."""
+        """Whether the memory is shared across processes: after share_memory_() (views
+        included), and always for CUDA tensors, as in torch."""
         from ember import _shared
         data = self._data
         return not isinstance(data, _ndarray) or _shared.is_shared_array(data)

@@ -265,13 +265,3 @@ def test_hogwild_two_children_update_the_same_model():
     expected = -STEPS * SGD_LR - STEPS * ADAM_LR / (1 + 1e-8)
     for p in model.parameters():
         np.testing.assert_allclose(to_numpy(p), np.full(p.shape, expected), rtol=1e-12)
-
-
-@pytest.mark.slow
-def test_dataloader_worker_batches_are_shared():
-    data = np.arange(2 * 8192, dtype=np.float32).reshape(2, 8192)  # over shm.MIN_BYTES
-    for lib in (ember, torch):
-        ds = lib.utils.data.TensorDataset(lib.tensor(data))
-        (batch,) = next(iter(lib.utils.data.DataLoader(ds, batch_size=2, num_workers=1)))
-        assert batch.is_shared()
-        np.testing.assert_array_equal(to_numpy(batch), data)
