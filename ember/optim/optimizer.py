@@ -28,6 +28,12 @@ the bucket rebuilt. A parameter whose array may be aliased elsewhere (a view or 
 The formula only runs over a whole bucket when every parameter in it is at the
 same point (same state keys, same `step`); otherwise that bucket falls back to the
 per-parameter loop, which gives the same numbers.
+
+Parameters in shared memory (`share_memory_()`, for Hogwild training) are never
+re-homed nor copied through a buffer: other processes write into the same memory,
+so they go into a `_SharedParams` group that runs the per-parameter loop, updating
+each array in place as torch does (concurrent updates from other processes then race
+only operation by operation, which Hogwild accepts).
 """
 from __future__ import annotations
 
@@ -42,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from ember._device import array_module as _xp
+from ember._shared import is_shared_array
 from ember._tensor import Tensor, _make
 from ember.autograd.grad_mode import _state as _grad_state
 from ember.utils.hooks import RemovableHandle
@@ -338,9 +345,15 @@ class Optimizer:
         if len(set(ids)) != len(ids):
             return None
         by_key: dict = {}
+        shared = []
         for p in params:  # (no local may keep an array alive: _movable counts references)
+            if is_shared_array(p._data):
+                shared.append(p)
+                continue
             by_key.setdefault((p._data.dtype, type(p._data), _device_key(p._data)), []).append(p)
         buckets = [_FlatBucket(ps, old) for ps in by_key.values()]
+        if shared:
+            buckets.append(_SharedParams(shared))
         self._flat[index] = (group, ids, buckets)
         return buckets
 
@@ -623,6 +636,29 @@ class _FlatBucket:
             for k, arr in new.items():
                 self._adopt(k, [_make(arr[offsets[i]:offsets[i + 1]].reshape(p._data.shape))
                                 for i, p in enumerate(params)], sts)
+
+
+class _SharedParams:
+    """The parameters of a group that live in shared memory: stepped one by one, in place
+    (see NOTE [ Flat parameter groups ]). Quacks like a _FlatBucket for `_step_group`."""
+
+    __slots__ = ("params", "views")
+
+    def __init__(self, params: list) -> None:
+        self.params = params
+        self.views = [p._data for p in params]  # the array each parameter's _data must still be
+
+    def params_intact(self) -> bool:
+        return all(map(is_, [p._data for p in self.params], self.views))
+
+    def is_free(self) -> bool:
+        return False  # no buffer of ours to reuse
+
+    def sync_state(self, state, scalar_keys: tuple) -> bool:
+        return True  # the state stays per parameter
+
+    def run(self, opt: Optimizer, group: dict, state) -> None:
+        opt._step_each(group, self.params)
 
 
 _CHUNK = 1 << 16  # elements per call of a formula on a flat buffer: its passes stay in cache
