@@ -135,6 +135,15 @@ def _train(lib, model, opt, steps: int, seed: int = 0):
         opt.step()
 
 
+def test_pickle_copies_a_shared_tensor():
+    """Plain pickling (files, spawn-started processes in ember) copies the values."""
+    import pickle
+    for lib in (ember, torch):
+        t = lib.arange(4.0).share_memory_()
+        u = pickle.loads(pickle.dumps(t))
+        assert not u.is_shared() and u.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
 def _linear_pair():
     me = ember.nn.Sequential(ember.nn.Linear(3, 4), ember.nn.Tanh(), ember.nn.Linear(4, 2))
     mt = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
