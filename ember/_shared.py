@@ -4,8 +4,8 @@ A shared array lives in a `SharedMapping`, an anonymous MAP_SHARED `mmap`: a pro
 forked after the move maps the same pages, so an in-place write in any process (an
 optimizer step in a Hogwild worker) is seen by all of them. The mapping's type is the
 mark: an array is shared when the chain of its `.base`s ends in a SharedMapping, so views
-taken afterwards are shared too, as in torch. (The DataLoader's batches arrive in POSIX
-shared memory through a plain mmap: unlike torch's, they do not report is_shared().)
+taken afterwards are shared too, as in torch. The DataLoader's worker batches arrive in
+POSIX shared memory mapped the same way, so they report is_shared() as torch's do.
 
 `move` keeps each array's strides and the arrays' relative offsets, so a view and its
 base still alias each other after the move (torch keeps strides too). Arrays that alias
