@@ -286,8 +286,9 @@ class _MaxPool(Function):
         padded = _padded(a, nsp, p, o, k, s, d, _lowest(a.dtype))
         tiled = nsp == 2 and s == k and d == (1, 1) and \
             all(oi * ki == Li for oi, ki, Li in zip(o, k, a.shape[-2:]))
+        lanes = None
         if tiled:
-            values = _tile_max(a, o, k, xp)
+            values, lanes = _tile_max(a, o, k, xp)
         else:
             win = _windows(padded, nsp, o, k, s, d)
             values = None
@@ -299,6 +300,7 @@ class _MaxPool(Function):
         ctx.geometry = (o, k, s, p, d, a.shape[-nsp:])
         ctx.unique = all(si >= di * (ki - 1) + 1 for si, ki, di in zip(s, k, d))
         ctx.tiled = tiled
+        ctx.lanes = lanes  # the maxima of each window's kernel rows, kept for the gradient
         if not with_indices:
             return _make(values)
         indices = _make(_MaxPool.index(ctx))
@@ -321,7 +323,8 @@ class _MaxPool(Function):
         (_x,) = ctx.saved_tensors  # raises if the input was changed in place since
         g = grad._data
         xp = _xp(g)
-        if ctx.unique and not _has_nan(ctx.values) and bool(xp.isfinite(g).all()):
+        if ctx.unique and not _has_nan(ctx.values) and (
+                _pair_tiles(ctx, g) or bool(xp.isfinite(g).all())):
             return _WindowScatter.apply(grad, ctx), *(None,) * 7
         L = ctx.geometry[-1]
         return _Scatter.apply(grad, _MaxPool.index(ctx), L, ctx.unique), *(None,) * 7
@@ -338,11 +341,13 @@ class _WindowScatter(Function):
     @staticmethod
     def forward(ctx, grad: Tensor, pool):
         g = grad._data
+        ctx.pool = pool
+        if _pair_tiles(pool, g):
+            return _make(_pair_tile_grad(pool.padded, pool.lanes, g))
         xp = _xp(g)
         o, k, s, p, d, L = pool.geometry
         nsp = len(o)
         padded, values = pool.padded, pool.values
-        ctx.pool = pool
         win = _windows(padded, nsp, o, k, s, d)
         # tiled windows write every element below, so nothing needs zeroing first
         gpad = (xp.empty if pool.tiled else xp.zeros)(padded.shape, g.dtype)
@@ -368,19 +373,72 @@ class _WindowScatter(Function):
 
 def _tile_max(a, o, k, xp):
     """2-d window maxima when the windows tile the input exactly (kernel == stride, no
-    padding or dilation, sizes divisible): `a` reshapes for free to (..., Ho, kh, Wo, kw),
-    and pairwise maxima over the kernel rows, then the kernel columns, run over long
-    contiguous stretches instead of one strided view per offset. NaNs win, as in torch."""
-    x6 = a.reshape(a.shape[:-2] + (o[0], k[0], o[1], k[1]))
-    if k[0] * k[1] == 1:
-        return x6[..., 0, :, 0].copy()
-    rows = x6[..., 0, :, :]
-    for r in range(1, k[0]):
-        rows = xp.maximum(rows, x6[..., r, :, :], out=None if r == 1 else rows)
-    values = rows[..., 0]
-    for c in range(1, k[1]):
-        values = xp.maximum(values, rows[..., c], out=None if c == 1 else values)
-    return values
+    padding or dilation, sizes divisible), and the maxima of each window's kernel rows.
+
+    Along a flat row-major `a`, kernel column c of every window is the 1-d strided view
+    a[c::kw], so the maxima over kernel columns are whole-array elementwise maxima; they
+    give `lanes` (..., Ho, kh, Wo), whose kernel rows are then reduced the same way. NaNs
+    win, as in torch."""
+    kh, kw = k
+    flat = a.reshape(-1)
+    lanes = flat[0::kw]
+    for c in range(1, kw):
+        lanes = xp.maximum(lanes, flat[c::kw], out=None if c == 1 else lanes)
+    lanes = lanes.reshape(a.shape[:-2] + (o[0], kh, o[1]))
+    values = lanes[..., 0, :]
+    for r in range(1, kh):
+        values = xp.maximum(values, lanes[..., r, :], out=None if r == 1 else values)
+    return (values.copy() if kh == 1 else values), lanes
+
+
+def _pair_tiles(pool, g) -> bool:
+    """Whether `_pair_tile_grad` can take max pooling's gradient: 2x2 windows tiling a NumPy
+    input whose items are 2 or 4 bytes wide (so two of them fit one unsigned integer)."""
+    return pool.lanes is not None and pool.geometry[1] == (2, 2) and _xp(g) is np \
+        and g.dtype.itemsize in (2, 4) and pool.padded.dtype == g.dtype and g.size > 0
+
+
+_UINT = {2: np.uint16, 4: np.uint32}
+_UINT2 = {2: np.uint32, 4: np.uint64}
+
+
+def _pair_tile_grad(a, lanes, g):
+    """Gradient of 2x2 tiled max pooling: each window's gradient goes to its maximum, the
+    first one in row-major window order on ties (torch's rule; the input holds no NaN).
+
+    A window's kernel row is a pair of neighbours in memory (a "lane"); `lanes` holds each
+    lane's maximum. The output is written one lane at a time as an unsigned integer of
+    twice the item width: the gradient's bits shifted left by 0 (the left item wins), by
+    the item width (the right one wins), or by at least twice the width (the other row
+    wins), which NumPy defines as 0. Bits are moved, not multiplied, so infinite and NaN
+    gradients land exactly where torch puts them. The later column or row wins only if
+    strictly greater. Every step is one whole-array operation except the last."""
+    bits = 8 * g.dtype.itemsize
+    flat = a.reshape(-1)
+    n, wo = lanes.size, lanes.shape[-1]
+    # the winning column of each lane: in the uint16 view of `right_gt`, the low byte
+    # compares the lane's two items, the high byte compares across lanes and is dropped
+    right_gt = np.empty(flat.size, bool)
+    np.greater(flat[1:], flat[:-1], out=right_gt[:-1])
+    right_gt[-1] = False
+    column = np.bitwise_and(right_gt.view(np.uint16), 1)
+    # the winning row: lane l's window row below is lane l + wo
+    row_lanes = lanes.reshape(-1)
+    below = np.zeros(n + wo, bool)
+    np.greater(row_lanes[wo:], row_lanes[:-wo], out=below[wo:n])
+    below_wins = below[wo:]  # in a top lane: the lane below holds a greater maximum
+    i_win = below[:n]  # in a bottom lane: this lane holds a greater maximum than the top
+    bottom = np.zeros((n // (2 * wo), 2, wo), bool)
+    bottom[:, 1] = True
+    # lost = i_win ? ... : top lanes lose when below_wins, bottom lanes unless i_win
+    lost = np.equal(i_win, below_wins)
+    np.bitwise_and(lost, bottom.reshape(-1), out=lost)
+    np.bitwise_xor(lost, below_wins, out=lost)
+    shift = np.add(column, np.multiply(lost, np.uint16(4)), out=column)
+    np.multiply(shift, bits, out=shift)
+    pairs = np.left_shift(g.view(_UINT[g.dtype.itemsize]).reshape(-1, 1, wo),
+                          shift.reshape(-1, 2, wo), dtype=_UINT2[g.dtype.itemsize])
+    return pairs.view(g.dtype).reshape(a.shape)
 
 
 class _MaxPool3d(_MaxPool):
