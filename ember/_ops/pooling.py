@@ -177,6 +177,11 @@ class _Scatter(Function):
         if unique or g2.size == 0:
             out = xp.zeros((rows, P), g.dtype)
             xp.put_along_axis(out, i2, g2, axis=1) if xp is np else _put_rows(out, i2, g2)
+        elif xp is np and g.dtype in (np.float16, np.float32, np.float64):
+            # as torch: each gradient added into zeros in output order, in the gradient's dtype
+            flat = (np.arange(rows, dtype=np.int64)[:, None] * P + i2).reshape(-1)
+            out = np.zeros((rows, P), g.dtype)
+            np.add.at(out.reshape(-1), flat, g2.reshape(-1))
         else:
             flat = (xp.arange(rows, dtype=np.int64)[:, None] * P + i2).reshape(-1)
             work = g2.reshape(-1)
@@ -219,26 +224,39 @@ class _Gather(Function):
 
 
 # ----------------------------------------------------------------- max pooling
-def _argmax_positions(arg, o, k, s, p, d, L, xp):
-    """Flat input-plane positions of the window maxima: `arg` indexes inside each window."""
+def _inside(o, k, s, p, d, L, xp):
+    """Per kernel offset (row-major), a bool array broadcasting over the outputs (o...) that
+    says where the offset's element is a real input element, not padding; None if no window
+    reaches into the padding. torch's windows are clipped to the input, so padding never
+    wins, not even over -inf (or an integer type's lowest value)."""
     nsp = len(o)
-    offsets = xp.unravel_index(arg, k) if nsp > 1 else (arg,)
-    flat = None
+    per_dim = []
     for i in range(nsp):
-        grid = xp.arange(o[i], dtype=np.int64).reshape((o[i],) + (1,) * (nsp - 1 - i))
-        pos = grid * s[i] - p[i] + offsets[i] * d[i]
-        flat = pos if flat is None else flat * L[i] + pos
-    return flat
+        c = np.arange(o[i])[:, None] * s[i] - p[i] + np.arange(k[i])[None, :] * d[i]
+        per_dim.append((c >= 0) & (c < L[i]))
+    if all(m.all() for m in per_dim):
+        return None
+    masks = []
+    for offset in np.ndindex(*k):
+        m = None
+        for i in range(nsp):
+            mi = per_dim[i][:, offset[i]].reshape((o[i],) + (1,) * (nsp - 1 - i))
+            m = mi if m is None else m & mi
+        masks.append(xp.asarray(m))
+    return masks
 
 
-def _first_hit(get, K: int, best, xp):
+def _first_hit(get, K: int, best, xp, inside=None):
     """For each window, the first offset j (row-major kernel order) whose element equals the
     window's maximum `best`: the tie rule of torch's kernel. `get(j)` gives every window's
-    j-th element. Branch-free: min over j of where(hit, j, K), as eq * (j - K) + K."""
+    j-th element; `inside` (from `_inside`) rules out padding. Branch-free: min over j of
+    where(hit, j, K), as eq * (j - K) + K."""
     low = xp.zeros(best.shape, np.int16)
     step = xp.empty(best.shape, np.int16)
     for j in range(K - 1, -1, -1):
         hit = get(j) == best
+        if inside is not None:
+            hit &= inside[j]
         xp.multiply(hit, j - K, out=step, casting="unsafe")
         xp.minimum(low, step, out=low)
     low += K
@@ -249,18 +267,24 @@ def _has_nan(a) -> bool:
     return (a.dtype.kind == "f" or a.dtype.name == "bfloat16") and bool(_xp(a).isnan(a).any())
 
 
+def _last_nan(flat, xp, arg):
+    """`arg` (positions along the last axis of `flat`), except that a row holding NaNs gets
+    its last NaN: torch's kernel lets every NaN it meets replace the running maximum."""
+    nan = xp.isnan(flat)
+    last = (flat.shape[-1] - 1) - nan[..., ::-1].argmax(-1)
+    return xp.where(nan.any(-1), last, arg)
+
+
 def _max_index(win, values, o, k, s, p, d, L, xp):
-    """Flat input-plane positions of the window maxima (the first one on ties, a NaN if
-    the window has one): torch's `indices`."""
+    """Flat input-plane positions of the window maxima (the first one on ties, the last NaN
+    if the window has any): torch's `indices`."""
     nsp = len(o)
-    if _has_nan(values):  # NaNs must win their windows: compare whole windows at once
-        K = 1
-        for v in k:
-            K *= v
-        arg = win.reshape(win.shape[:-nsp] + (K,)).argmax(-1)
-        return _argmax_positions(arg, o, k, s, p, d, L, xp)
     offsets = list(np.ndindex(*k))
-    first = _first_hit(lambda j: win[(Ellipsis,) + offsets[j]], len(offsets), values, xp)
+    inside = _inside(o, k, s, p, d, L, xp)
+    first = _first_hit(lambda j: win[(Ellipsis,) + offsets[j]], len(offsets), values, xp,
+                       inside)
+    if _has_nan(values):  # NaN windows found no equal element above: look at them whole
+        first = _last_nan(win.reshape(win.shape[:-nsp] + (len(offsets),)), xp, first)
     # flat plane position = (window origin) + (offset within the window)
     strides = [int(np.prod(L[i + 1:], dtype=np.int64)) for i in range(nsp)]
     delta = xp.asarray(np.array([sum(j[i] * d[i] * strides[i] for i in range(nsp))
@@ -354,10 +378,13 @@ class _WindowScatter(Function):
         gwin = _windows(gpad, nsp, o, k, s, d)
         if xp is np:
             gwin = np.lib.stride_tricks.as_strided(gpad, gwin.shape, gwin.strides)
+        inside = _inside(o, k, s, p, d, L, xp)
         taken = None
-        for offset in np.ndindex(*k):
+        for j, offset in enumerate(np.ndindex(*k)):
             key = (Ellipsis,) + offset
             hit = win[key] == values
+            if inside is not None:
+                hit &= inside[j]
             if taken is None:
                 taken = hit
             else:
@@ -782,7 +809,7 @@ def _adaptive_max_exact(a, picks, L, xp):
         K *= v
     flat = g.reshape(g.shape[:lead + nsp] + (K,))
     if flat.size:
-        arg = flat.argmax(-1)
+        arg = _last_nan(flat, xp, flat.argmax(-1))
         values = xp.take_along_axis(flat, arg[..., None], -1)[..., 0]
     else:
         arg = xp.zeros(flat.shape[:-1], np.int64)

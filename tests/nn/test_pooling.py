@@ -4,7 +4,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from oracle import assert_same, check, check_error, randn, to_ember, to_torch
+from oracle import assert_same, check, check_error, randn, to_ember, to_numpy, to_torch
 
 import ember
 
@@ -273,3 +273,94 @@ def test_pooling_half_precision(dtype):
     check(lambda lib, x: lib.nn.functional.avg_pool2d(x, 3, 2, 1), x)
     check(lambda lib, x: lib.nn.functional.adaptive_avg_pool2d(x, 4), x)
     check(lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, 4), x)
+
+
+# ----------------------------------------------------------------- max pooling: exact ties
+def _bits(a: np.ndarray) -> np.ndarray:
+    """A float array's bit patterns, so comparisons see infinities and NaN payloads. -0.0
+    counts as 0.0: torch adds gradients into zeros, where a -0.0 gradient becomes 0.0."""
+    a = a + a.dtype.type(0)
+    return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.dtype.itemsize])
+
+
+def _exact_max_pool(x: np.ndarray, g: np.ndarray, **kw) -> None:
+    """Values, indices and the input gradient of max_pool2d equal torch's bit for bit."""
+    res = []
+    for lib, conv in ((torch, to_torch), (ember, to_ember)):
+        t = conv(x, True)
+        out, idx = lib.nn.functional.max_pool2d(t, return_indices=True, **kw)
+        out.backward(conv(g))
+        res.append([to_numpy(out), to_numpy(idx), to_numpy(t.grad)])
+    (tv, ti, tg), (ev, ei, eg) = res
+    np.testing.assert_array_equal(ei, ti)
+    assert np.array_equal(_bits(ev), _bits(tv))
+    assert np.array_equal(_bits(eg), _bits(tg)), np.argwhere(_bits(eg) != _bits(tg))[:5]
+
+
+def _tie_inputs(shape, dtype, seed):
+    """Inputs where most windows tie: small integers, ReLU'd noise (all-zero windows),
+    all zeros, and -inf everywhere but a few places."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(-1, 2, shape).astype(np.float64)
+    relu = np.maximum(rng.standard_normal(shape), 0)
+    ninf = np.where(rng.random(shape) < 0.8, -np.inf, rng.integers(-1, 2, shape))
+    return [a.astype(dtype) for a in (small, relu, np.zeros(shape), ninf, -small)]
+
+
+def _upstream(shape, dtype, seed):
+    """A gradient holding inf, -inf, NaN and -0.0 next to ordinary values."""
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal(shape)
+    flat = g.reshape(-1)
+    flat[::7], flat[3::11], flat[5::13], flat[2::9] = np.inf, -np.inf, np.nan, -0.0
+    return g.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64, "bfloat16"])
+@pytest.mark.parametrize("shape", [(2, 3, 8, 6), (3, 4, 4), (1, 1, 2, 2), (2, 2, 6, 10)])
+def test_max_pool2d_tiled_ties_exact(dtype, shape):
+    import ml_dtypes
+    dt = ml_dtypes.bfloat16 if dtype == "bfloat16" else dtype
+    out_shape = shape[:-2] + (shape[-2] // 2, shape[-1] // 2)
+    for i, x in enumerate(_tie_inputs(shape, dt, seed=len(shape))):
+        _exact_max_pool(x, _upstream(out_shape, dt, i), kernel_size=2)
+        _exact_max_pool(x, np.ones(out_shape, dt), kernel_size=2)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=3), dict(kernel_size=(2, 3)),
+                                dict(kernel_size=(1, 2)), dict(kernel_size=2, stride=1),
+                                dict(kernel_size=2, padding=1), dict(kernel_size=3, ceil_mode=True),
+                                dict(kernel_size=2, dilation=2)])
+def test_max_pool2d_other_windows_ties_exact(kw):
+    shape = (2, 2, 6, 6)
+    with torch.no_grad():
+        out_shape = tuple(torch.nn.functional.max_pool2d(torch.zeros(shape), **kw).shape)
+    for i, x in enumerate(_tie_inputs(shape, np.float32, seed=3)):
+        _exact_max_pool(x, np.random.default_rng(i).standard_normal(out_shape).astype(np.float32),
+                        **kw)
+
+
+def test_max_pool2d_tiled_layouts_and_broadcast_grad():
+    """Non-contiguous input, a broadcast upstream gradient (from sum), an empty batch, and a
+    window whose NaNs compete (torch's kernel keeps the last NaN)."""
+    x = np.maximum(randn(2, 3, 6, 8, seed=4), 0).astype(np.float32)
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x.transpose(2, 3), 2), x)
+    for lib, conv in ((torch, to_torch), (ember, to_ember)):
+        t = conv(x, True)
+        lib.nn.functional.max_pool2d(t, 2).sum().backward()
+        if lib is torch:
+            expected = to_numpy(t.grad)
+    np.testing.assert_array_equal(to_numpy(t.grad), expected)
+    check(lambda lib, x: lib.nn.functional.max_pool2d(x, 2), np.zeros((0, 2, 4, 4)))
+    x = np.zeros((1, 2, 4, 4), np.float32)
+    x[0, 0, 0, 1] = x[0, 0, 1, 0] = x[0, 1, 2:, 2:] = x[0, 1, 0, 0] = np.nan
+    _exact_max_pool(x, randn(1, 2, 2, 2).astype(np.float32), kernel_size=2)
+    _exact_max_pool(x, randn(1, 2, 4, 4).astype(np.float32), kernel_size=3, stride=1, padding=1)
+    check(lambda lib, x: lib.nn.functional.adaptive_max_pool2d(x, 3, return_indices=True), x)
+
+
+def test_max_pool2d_tiled_double_backward_ties():
+    x = np.maximum(randn(2, 2, 4, 6, seed=5), 0)
+    x[0, 0, :2, :2] = 0.0
+    second_order(lambda lib, x: lib.nn.functional.max_pool2d(x, 2) ** 2, x)
+    second_order(lambda lib, x: lib.nn.functional.max_pool2d(x, 2).exp(), np.round(x))
