@@ -1627,7 +1627,9 @@ class Relu(Function):
     def forward(ctx, a):
         if a.dtype is _dt.bool:
             raise RuntimeError("Boolean inputs not supported for relu")
-        out = _make(np.maximum(a._data, 0))
+        # 0 first: on a tie NumPy's maximum returns its second operand, so relu(-0.0) is
+        # -0.0 as in torch; NaN propagates
+        out = _make(np.maximum(0, a._data))
         ctx.save_for_backward(out)
         return out
 
@@ -1635,6 +1637,23 @@ class Relu(Function):
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return ReluGrad.apply(grad, out)
+
+
+_SAME_WIDTH_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
+def _relu_grad(g, out):
+    """grad where out is not <= 0, else +0.0: torch's threshold_backward(grad, out, 0).
+
+    A relu output is never negative, so "not <= 0" is "!= 0" (NaN outputs pass the
+    gradient on, as in torch). The gradient's bits are multiplied as integers by the 0/1
+    mask: a float multiply would turn an inf or NaN gradient under a zero output into NaN
+    where torch gives 0."""
+    keep = np.not_equal(out, 0)
+    if g.dtype.kind != "f" and g.dtype.name != "bfloat16":
+        return g * keep
+    bits = g.view(_SAME_WIDTH_INT[g.dtype.itemsize])
+    return np.multiply(bits, keep, dtype=bits.dtype).view(g.dtype)
 
 
 class ReluGrad(Function):
@@ -1645,7 +1664,7 @@ class ReluGrad(Function):
     @staticmethod
     def forward(ctx, grad, out):
         ctx.save_for_backward(out)
-        return _make(grad._data * (out._data > 0))
+        return _make(_relu_grad(grad._data, out._data))
 
     @staticmethod
     def backward(ctx, grad_grad):

@@ -448,3 +448,45 @@ def test_rrelu_training_draws_slopes_in_range():
                 match="Lower bound should be less than or equal to the upper bound")
     check_error(lambda lib, x: F(lib).rrelu(x), np.arange(3),
                 match="not implemented for 'Long'")
+
+
+# ----------------------------------------------------------------- relu: exact edge cases
+def _relu_pair(x: np.ndarray, g: np.ndarray, dtype):
+    """relu's output and input gradient in torch and ember, as NumPy arrays."""
+    res = []
+    for lib in (torch, ember):
+        t = lib.tensor(x, dtype=getattr(lib, dtype), requires_grad=True)
+        y = lib.nn.functional.relu(t)
+        y.backward(lib.tensor(g, dtype=getattr(lib, dtype)))
+        res.append((y.detach().to(lib.float64).numpy(), t.grad.to(lib.float64).numpy()))
+    return res
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_relu_threshold_backward_exact(dtype):
+    """Gradients pass where the output is not <= 0 (so NaN outputs pass them on) and are
+    exactly 0 elsewhere, even when the upstream gradient is inf or NaN there."""
+    nan, inf = np.nan, np.inf
+    x = np.array([nan, -1.0, 0.0, -0.0, 2.0, -inf, inf, -nan, -2.0, 1e-30, -1e-30, 3.0])
+    g = np.array([1.0, inf, nan, -inf, 3.0, nan, 5.0, 7.0, -0.0, inf, -inf, nan])
+    (ty, tg), (ey, eg) = _relu_pair(x, g, dtype)
+    np.testing.assert_array_equal(ey, ty)
+    np.testing.assert_array_equal(eg, tg)
+    if dtype in ("float32", "float64"):  # relu(-0.0) is -0.0
+        np.testing.assert_array_equal(np.signbit(ey), np.signbit(ty))
+    rng = np.random.default_rng(0)
+    x = np.where(rng.random((64, 33)) < 0.3, 0.0, rng.standard_normal((64, 33)))
+    g = np.where(rng.random(x.shape) < 0.2, inf, rng.standard_normal(x.shape))
+    (ty, tg), (ey, eg) = _relu_pair(x, g, dtype)
+    np.testing.assert_array_equal(ey, ty)
+    np.testing.assert_array_equal(eg, tg)
+
+
+def test_relu_integer_inplace_and_double_backward():
+    for dt in (np.int8, np.int32, np.int64):
+        check(lambda lib, x: F(lib).relu(x), np.array([-3, 0, 5, 127], dtype=dt))
+    check(lambda lib, x: F(lib).relu(x), np.array([0, 5, 255], dtype=np.uint8))
+    check(lambda lib, x: F(lib).relu_(x * 1), np.array([-2, 0, 3], dtype=np.int64))
+    x = randn(3, 4, seed=2)
+    x[0, :2] = 0.0
+    second_order(lambda lib, x: F(lib).relu(x * 2.0) ** 3, x)
