@@ -324,7 +324,8 @@ class _MaxPool(Function):
         ctx.geometry = (o, k, s, p, d, a.shape[-nsp:])
         ctx.unique = all(si >= di * (ki - 1) + 1 for si, ki, di in zip(s, k, d))
         ctx.tiled = tiled
-        ctx.lanes = lanes  # the maxima of each window's kernel rows, kept for the gradient
+        # the maxima of each window's kernel rows, kept where the gradient uses them
+        ctx.lanes = lanes if k == (2, 2) else None
         if not with_indices:
             return _make(values)
         indices = _make(_MaxPool.index(ctx))
@@ -439,7 +440,8 @@ def _pair_tile_grad(a, lanes, g):
     the item width (the right one wins), or by at least twice the width (the other row
     wins), which NumPy defines as 0. Bits are moved, not multiplied, so infinite and NaN
     gradients land exactly where torch puts them. The later column or row wins only if
-    strictly greater. Every step is one whole-array operation except the last."""
+    strictly greater. Every step is one whole-array operation except filling `bottom` and
+    the last, which runs once per window row."""
     bits = 8 * g.dtype.itemsize
     flat = a.reshape(-1)
     n, wo = lanes.size, lanes.shape[-1]
@@ -457,7 +459,8 @@ def _pair_tile_grad(a, lanes, g):
     i_win = below[:n]  # in a bottom lane: this lane holds a greater maximum than the top
     bottom = np.zeros((n // (2 * wo), 2, wo), bool)
     bottom[:, 1] = True
-    # lost = i_win ? ... : top lanes lose when below_wins, bottom lanes unless i_win
+    # a top lane loses when below_wins, a bottom lane unless i_win:
+    # lost = below_wins ^ (bottom & (i_win == below_wins))
     lost = np.equal(i_win, below_wins)
     np.bitwise_and(lost, bottom.reshape(-1), out=lost)
     np.bitwise_xor(lost, below_wins, out=lost)
