@@ -440,8 +440,8 @@ def _pair_tile_grad(a, lanes, g):
     the item width (the right one wins), or by at least twice the width (the other row
     wins), which NumPy defines as 0. Bits are moved, not multiplied, so infinite and NaN
     gradients land exactly where torch puts them. The later column or row wins only if
-    strictly greater. Every step is one whole-array operation except filling `bottom` and
-    the last, which runs once per window row."""
+    strictly greater. Every step is one whole-array operation except the last, which runs
+    once per window row."""
     bits = 8 * g.dtype.itemsize
     flat = a.reshape(-1)
     n, wo = lanes.size, lanes.shape[-1]
@@ -457,12 +457,11 @@ def _pair_tile_grad(a, lanes, g):
     np.greater(row_lanes[wo:], row_lanes[:-wo], out=below[wo:n])
     below_wins = below[wo:]  # in a top lane: the lane below holds a greater maximum
     i_win = below[:n]  # in a bottom lane: this lane holds a greater maximum than the top
-    bottom = np.zeros((n // (2 * wo), 2, wo), bool)
-    bottom[:, 1] = True
+    bottom = np.tile(np.repeat(np.array([False, True]), wo), n // (2 * wo))
     # a top lane loses when below_wins, a bottom lane unless i_win:
     # lost = below_wins ^ (bottom & (i_win == below_wins))
     lost = np.equal(i_win, below_wins)
-    np.bitwise_and(lost, bottom.reshape(-1), out=lost)
+    np.bitwise_and(lost, bottom, out=lost)
     np.bitwise_xor(lost, below_wins, out=lost)
     shift = np.add(column, np.multiply(lost, np.uint16(4)), out=column)
     np.multiply(shift, bits, out=shift)
