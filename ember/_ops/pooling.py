@@ -4,9 +4,12 @@ Windows are strided views of the (padded) input (`_windows`), reduced by NumPy i
 one call. Max pooling remembers, for each output, the flat position of its
 maximum inside the input plane (torch's `indices`); its backward scatters the
 gradient there (`_Scatter`) and the backward of that gathers (`_Gather`), so
-double backward works. Average pooling and adaptive average pooling are linear
-maps whose backward is their transpose, and the transpose's backward is the map
-again. 1-d pooling runs as 2-d pooling over a unit height, as torch does.
+double backward works. Windows that do not overlap skip the indices
+(`_WindowScatter`); 2x2 windows tiling the input, the common CNN case, take their
+gradient from pairwise comparisons over whole arrays (`_pair_tile_grad`). Average
+pooling and adaptive average pooling are linear maps whose backward is their
+transpose, and the transpose's backward is the map again. 1-d pooling runs as 2-d
+pooling over a unit height, as torch does.
 """
 from __future__ import annotations
 
