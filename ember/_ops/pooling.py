@@ -13,6 +13,8 @@ pooling over a unit height, as torch does.
 """
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ember._device import array_module as _xp
@@ -424,9 +426,11 @@ def _tile_max(a, o, k, xp):
 
 def _pair_tiles(pool, g) -> bool:
     """Whether `_pair_tile_grad` can take max pooling's gradient: 2x2 windows tiling a NumPy
-    input whose items are 2 or 4 bytes wide (so two of them fit one unsigned integer)."""
+    input whose items are 2 or 4 bytes wide (so two of them fit one unsigned integer), on a
+    little-endian machine (where the low half of that integer is the first item)."""
     return pool.lanes is not None and pool.geometry[1] == (2, 2) and _xp(g) is np \
-        and g.dtype.itemsize in (2, 4) and pool.padded.dtype == g.dtype and g.size > 0
+        and g.dtype.itemsize in (2, 4) and pool.padded.dtype == g.dtype and g.size > 0 \
+        and sys.byteorder == "little"
 
 
 _UINT = {2: np.uint16, 4: np.uint32}
