@@ -17,10 +17,11 @@ The gradients use the same pieces:
   * weight gradient: output-gradient rows (zero at the widened positions) times
     the rebuilt columns, one GEMM per chunk, summed (the forward does not keep
     its columns);
-  * input gradient: with stride 1, a convolution of the padded output gradient
-    with the flipped kernel; with a larger stride, the weight times the output
-    gradient gives columns that are summed back into the padded input by one add
-    per kernel offset (col2im: a loop over kernel positions, never over pixels).
+  * input gradient: the weight times the output gradient gives columns that are
+    summed back into the padded input by one add per kernel offset (col2im: a loop
+    over kernel positions, never over pixels); with stride 1 and not many more
+    output than input channels, a convolution of the padded output gradient with
+    the flipped kernel is cheaper and is used instead.
 The three maps are bilinear and each one's gradients are the other two, so
 `Convolution`, `ConvBackwardInput` (which is also the transposed convolution)
 and `ConvBackwardWeight` backpropagate through each other: gradients of any order.
@@ -113,8 +114,11 @@ def _grid(padded, ksize, out, geom, widen: bool = True):
     (and `widen`) the output rows widened to the padded row length. Widened, every
     kernel offset's windows are one contiguous run of each padded image; the extra
     positions are computed and dropped, and a run near the end of the array reads up
-    to a row past it (into `spare` zeros that the padded array carries)."""
-    if not (widen and len(ksize) > 1 and all(s == 1 for s in geom[0])):
+    to a row past it (into `spare` zeros that the padded array carries). Rows are not
+    widened by more than a quarter (small images with wide padding): the GEMM would spend
+    more on dropped positions than the copy saves."""
+    if not (widen and len(ksize) > 1 and all(s == 1 for s in geom[0]) and
+            4 * math.prod(padded[1:]) <= 5 * math.prod(out[1:])):
         return tuple(out), 0
     spare = sum(d * (k - 1) * math.prod(padded[i + 1:])
                 for i, (d, k) in enumerate(zip(geom[2], ksize)) if i)
