@@ -18,6 +18,11 @@ import mmap
 
 import numpy as np
 
+try:
+    from numpy.lib.array_utils import byte_bounds
+except ImportError:  # NumPy 1.x
+    from numpy import byte_bounds
+
 __all__ = ["SharedMapping", "is_shared_array", "move"]
 
 
@@ -33,26 +38,13 @@ def is_shared_array(arr: np.ndarray) -> bool:
     return isinstance(base, SharedMapping)
 
 
-def _span(arr: np.ndarray) -> tuple[int, int]:
-    """The byte addresses [lo, hi) that arr's elements occupy (empty for an empty array)."""
-    lo = hi = arr.__array_interface__["data"][0]
-    if arr.size == 0:
-        return lo, lo
-    for n, s in zip(arr.shape, arr.strides):
-        if s < 0:
-            lo += (n - 1) * s
-        else:
-            hi += (n - 1) * s
-    return lo, hi + arr.itemsize
-
-
 def move(arrays: list[np.ndarray]) -> list[np.ndarray]:
     """Copies of `arrays` (views of one block of memory) in one new SharedMapping.
 
     Each copy has its array's shape, dtype and strides, at the same distance from the
     others as before, so copies of arrays that aliased each other still do.
     """
-    spans = [_span(a) for a in arrays]
+    spans = [byte_bounds(a) for a in arrays]
     filled = [s for s, a in zip(spans, arrays) if a.size]
     lo = min((s[0] for s in filled), default=0)
     hi = max((s[1] for s in filled), default=0)
