@@ -164,9 +164,9 @@ def test_code_references_exist(page):
 # Pages whose untagged ``` blocks are excerpts of ember's code (diagrams and formulas there
 # are fenced as ```text).
 EXCERPT_PAGES = ["tour/import.md", "tour/module.md", "tour/hooks.md", "tour/state_dict.md",
-                 "tour/apply.md", "tour/norms.md", "tour/autograd.md", "tour/optimizers.md",
-                 "tour/schedulers.md", "tour/swa.md", "tour/data.md", "tour/data_parallel.md",
-                 "tour/ddp.md"]
+                 "tour/apply.md", "tour/norms.md", "tour/conv.md", "tour/autograd.md",
+                 "tour/optimizers.md", "tour/schedulers.md", "tour/swa.md", "tour/data.md",
+                 "tour/data_parallel.md", "tour/ddp.md"]
 
 
 @pytest.fixture(scope="module")
