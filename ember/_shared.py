@@ -50,9 +50,10 @@ def move(arrays: list[np.ndarray]) -> list[np.ndarray]:
     hi = max((s[1] for s in filled), default=0)
     mapping = SharedMapping(-1, max(hi - lo, 1))  # a mapping can't be empty
     out = []
-    for a, (start, _) in zip(arrays, spans):
-        # An empty array has no elements to place: any offset inside the mapping will do.
-        offset = start - lo if a.size else 0
+    for a in arrays:
+        # The offset is that of the first element, which negative strides put above `start`;
+        # an empty array has no elements to place: any offset inside the mapping will do.
+        offset = a.__array_interface__["data"][0] - lo if a.size else 0
         new = np.ndarray(a.shape, a.dtype, buffer=mapping, offset=offset, strides=a.strides)
         new[...] = a
         out.append(new)

@@ -58,6 +58,18 @@ def test_views_strides_and_offsets_kept():
     assert e[0, 1].item() == 100.0
 
 
+def test_move_keeps_reversed_and_empty_arrays():
+    # NumPy arrays behind ember tensors may have negative strides; their first element is
+    # not their lowest address
+    from ember._shared import is_shared_array, move
+    a = np.arange(12.0).reshape(3, 4)
+    base, view = move([a, a[::-1, ::2]])
+    assert np.array_equal(view, a[::-1, ::2]) and view.strides == (-32, 16)
+    assert np.shares_memory(base, view) and is_shared_array(view)
+    (empty,) = move([np.empty((0, 3))])
+    assert empty.shape == (0, 3) and is_shared_array(empty)
+
+
 def test_sharing_a_view_moves_its_base():
     for lib in (ember, torch):
         base = lib.arange(6.0)
