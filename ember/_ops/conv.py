@@ -19,9 +19,7 @@ The gradients use the same pieces:
     its columns);
   * input gradient: the weight times the output gradient gives columns that are
     summed back into the padded input by one add per kernel offset (col2im: a loop
-    over kernel positions, never over pixels); with stride 1 and not many more
-    output than input channels, a convolution of the padded output gradient with
-    the flipped kernel is cheaper and is used instead.
+    over kernel positions, never over pixels), through the same window view.
 The three maps are bilinear and each one's gradients are the other two, so
 `Convolution`, `ConvBackwardInput` (which is also the transposed convolution)
 and `ConvBackwardWeight` backpropagate through each other: gradients of any order.
@@ -231,25 +229,13 @@ def _conv_forward(x, w, geom, out=None, bias=None):
 def _conv_input_grad(grad, w, geom, in_size):
     """Gradient of a convolution wrt its input: the transposed convolution of `grad`.
 
-    Chunk by chunk, the transposed weight times the output gradient gives columns that
-    col2im adds back into a padded chunk. With stride 1 it is also a convolution of
-    `grad`, padded so that every window that saw an input position is found again, with
-    each group's kernel flipped and its in/out channels swapped (`_conv_forward`). That
-    copies O*k values per position into columns where col2im reads and writes C*k
-    twice; measured, it is as fast or faster up to O = 2C, so it is taken there (and when
-    the padding is within the kernel's reach), but not for a first layer's few inputs."""
-    stride, pads, dilation, g = geom
+    Chunk by chunk, the transposed weight times the output gradient (widened like the
+    forward's columns, zeros at the extra positions) gives columns that col2im adds back
+    into a padded chunk; its interior is the input gradient."""
+    pads, g = geom[1], geom[3]
     ksize = tuple(w.shape[2:])
     out = tuple(grad.shape[2:])
-    reach = [d * (k - 1) for d, k in zip(dilation, ksize)]
-    lo = [r - p for r, (p, _) in zip(reach, pads)]
-    hi = [s + r - o - low for s, r, o, low in zip(in_size, reach, out, lo)]
     o, cg = w.shape[:2]
-    if all(s == 1 for s in stride) and min(lo + hi) >= 0 and o <= 2 * g * cg:
-        flipped = w.reshape((g, o // g, cg) + ksize).swapaxes(1, 2)
-        flipped = flipped.reshape((g * cg, o // g) + ksize)[(Ellipsis,) +
-                                                            (slice(None, None, -1),) * len(ksize)]
-        return _conv_forward(grad, flipped, _Geom((stride, tuple(zip(lo, hi)), dilation, g)))
     dtype = grad.dtype
     grad, w = _acc(grad), _acc(w)
     xp = _xp(grad)

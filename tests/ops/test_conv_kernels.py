@@ -1,7 +1,7 @@
 """The convolution kernels' internal paths against torch: batches cut into several
-cache-sized chunks, stride-1 columns on widened rows, stride-1 input gradients as
-convolutions with the flipped kernel (with dilation, uneven 'same' padding, groups,
-3-d) and the col2im used for strides and for padding wider than the kernel."""
+cache-sized chunks, stride-1 columns and col2im on widened rows (with dilation, uneven
+'same' padding, groups, 3-d, fewer outputs than inputs), exact rows where widening would
+waste too much, and strided columns."""
 from __future__ import annotations
 
 import pytest
@@ -30,10 +30,10 @@ def chunk_bytes(request, monkeypatch):
     ((2, 3, 5, 6, 4), (4, 3, 3, 2, 3), {"padding": 1}),  # 3-d
     ((2, 3, 7, 6, 4), (4, 3, 3, 1, 1), {"dilation": (2, 1, 1)}),  # 3-d, widened planes
     ((3, 4, 11), (6, 4, 3), {"padding": 2, "dilation": 3}),
-    ((3, 6, 9, 8), (4, 6, 3, 2), {"padding": "same", "dilation": 2}),  # fewer outputs than
-    ((3, 6, 9, 8), (4, 3, 3, 3), {"padding": (2, 1), "groups": 2}),  # inputs: input grads
-    ((3, 6, 11), (4, 6, 3), {"padding": 2, "dilation": 3}),  # by the flipped-kernel conv
-    ((3, 6, 5, 6), (4, 6, 3, 3), {"padding": (3, 1)}),  # padding past the kernel: col2im
+    ((3, 6, 9, 8), (4, 6, 3, 2), {"padding": "same", "dilation": 2}),  # fewer outputs
+    ((3, 6, 9, 8), (4, 3, 3, 3), {"padding": (2, 1), "groups": 2}),
+    ((3, 6, 11), (4, 6, 3), {"padding": 2, "dilation": 3}),
+    ((3, 6, 5, 6), (4, 6, 3, 3), {"padding": (3, 1)}),  # rows too short to widen
     ((2, 4, 5, 6), (6, 2, 2, 3), {"padding": (1, 4), "groups": 2}),
 ])
 def test_conv_paths_match_torch(chunk_bytes, shape, wshape, kw):
