@@ -276,12 +276,33 @@ def _user_frames(tb):
     return tb
 
 
+def _wait_until_read(stream, timeout: float = 2.0) -> None:
+    """Wait, briefly, until the other end of `stream`'s pipe has read what this process
+    wrote. mpiexec forwards a rank's output through a pipe, and MPI_Abort can end the job
+    before the last lines (the traceback) were read from it; FIONREAD tells how many bytes
+    are still unread. Not a pipe (a terminal, a file) or no ioctl: nothing to wait for."""
+    try:
+        import fcntl
+        import termios
+        fd = stream.fileno()
+        unread = bytearray(4)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            fcntl.ioctl(fd, termios.FIONREAD, unread)
+            if not int.from_bytes(unread, sys.byteorder):
+                return
+            time.sleep(0.005)
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass
+
+
 def _fail(comm, config: dict, rank: int, local_rank: int, code: int, text: str) -> None:
     """Show the error with its rank, record it for the launcher, and end the whole job."""
     sys.stdout.flush()
     prefixed = "".join(f"[rank{rank}]: {line}\n" for line in text.rstrip().splitlines())
     sys.stderr.write(prefixed)
     sys.stderr.flush()
+    _wait_until_read(sys.stderr)
     record = {"rank": rank, "local_rank": local_rank, "exitcode": code, "traceback": text,
               "time": time.time(), "pid": os.getpid(), "host": socket.gethostname()}
     try:
