@@ -382,3 +382,34 @@ def test_spiral_trains_and_runs_unchanged_under_torch(capsys):
     assert theirs["losses"][-1] < 0.9 * theirs["losses"][0]
     # both start from a random guess over 3 classes: loss near log(3)
     assert abs(ours["losses"][0] - np.log(3)) < 0.1 and abs(theirs["losses"][0] - np.log(3)) < 0.1
+
+
+@pytest.mark.slow
+def test_hogwild_workers_train_the_parents_shared_model(capsys, tmp_path):
+    from ember.examples import hogwild
+    ours = hogwild.main(["--quick"])
+    # the parent's model changed: the forked workers wrote into the shared parameters
+    assert ours["moved"] > 0.01 and ours["after"] > ours["before"] + 0.3
+    assert "2 workers, 1 epoch(s) each" in capsys.readouterr().out
+    # the docstring's promise: the same source with `import torch` runs Hogwild in torch (in
+    # a fresh interpreter, with a time limit: forking a process whose OpenMP threads ran)
+    source = Path(hogwild.__file__).read_text().replace("import ember as torch", "import torch")
+    script = tmp_path / "hogwild_torch.py"
+    script.write_text(source.replace("from ember import nn\n", "from torch import nn\n"))
+    proc = subprocess.run([sys.executable, str(script), "--quick"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    found = re.search(r"test accuracy ([\d.]+) -> ([\d.]+) \(largest weight change seen by "
+                      r"the parent ([\d.]+)\)", proc.stdout)
+    assert found, proc.stdout
+    before, after, moved = map(float, found.groups())
+    assert moved > 0.01 and after > before + 0.3
+
+
+@pytest.mark.slow
+def test_hogwild_without_shared_memory_leaves_the_parent_untouched(monkeypatch):
+    # the control: without share_memory() the workers train private copies
+    from ember.examples import hogwild
+    monkeypatch.setattr(ember.nn.Module, "share_memory", lambda self: self)
+    result = hogwild.main(["--quick"])
+    assert result["moved"] == 0.0 and result["after"] == result["before"]
