@@ -50,6 +50,7 @@ from ember.amp.autocast_mode import (autocast, autocast_decrement_nesting,
 from ember import optim
 import ember.utils.data  # torch.utils.data is reachable after `import torch` too
 from ember import distributed
+from ember import multiprocessing  # as torch: torch.multiprocessing after `import torch`
 from ember._tensor_str import set_printoptions
 # torch also exposes these nn.functional kernels at the top level, with the same signatures.
 from ember._ops.activation import celu, hardshrink, prelu, rrelu, selu, threshold

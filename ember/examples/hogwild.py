@@ -14,7 +14,6 @@ Run:    python -m ember.examples.hogwild             (2 workers, about 95 % test
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 
 import numpy as np
 
@@ -69,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     first = model[0].weight.detach().clone()
 
     # fork: each worker starts with the parent's objects, the shared parameters included
-    ctx = multiprocessing.get_context("fork")
+    ctx = torch.multiprocessing.get_context("fork")
     procs = [ctx.Process(target=train, args=(rank, args.workers, model, x, y, epochs, args.lr))
              for rank in range(args.workers)]
     for p in procs:
