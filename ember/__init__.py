@@ -18,6 +18,10 @@ from ember.torch_version import __version__ as __version__
 # this filter alone, as that switch costs about 0.3 us a call.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ember\._ops\.")
 
+from ember._malloc import keep_freed_memory as _keep_freed_memory
+
+_keep_freed_memory()  # freed step-sized arrays are reused, not faulted in afresh each step
+
 from ember._dtype import (bfloat16, bool, can_cast, double, dtype, finfo, float, float16,  # noqa: A004
                           float32, float64, get_default_dtype, half, iinfo, int, int8, int16,
                           int32, int64, long, promote_types, set_default_dtype, short, uint8)
