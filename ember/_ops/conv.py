@@ -13,6 +13,12 @@ would make one BLAS call (a thread sync point) per image.
 With stride 1 the output rows are widened to the padded row length: each kernel
 offset then reads one long contiguous run of every padded image (a fast copy)
 instead of many short rows, and the few extra positions computed are dropped.
+The exception is an image with few column rows (C/groups * prod(kernel) < 128,
+such as a first layer on 3 colour channels): a chunk-wide GEMM that thin runs
+slowly, and its output, a few long rows, must still be transposed into NCHW
+order. There the same view is taken in (N, C, *kernel, *out) order: the weight
+times one image's columns is that image's output, so one batched GEMM per chunk
+writes the output in place (`_per_image_forward`, `_per_image_weight_grad`).
 The gradients use the same pieces:
   * weight gradient: output-gradient rows (zero at the widened positions) times
     the rebuilt columns, one GEMM per chunk, summed (the forward does not keep
@@ -46,6 +52,7 @@ __all__ = ["linear", "bilinear", "conv1d", "conv2d", "conv3d", "conv_transpose1d
 _F32 = np.dtype(np.float32)
 _HALF = frozenset((np.dtype(np.float16), _dt.bfloat16.np))
 _CHUNK_BYTES = 2 << 20  # columns built per batch chunk: about a core's L2 cache
+_NARROW = 128  # fewer column rows per image than this (C/g * prod(kernel)): per-image GEMMs
 
 
 
@@ -148,7 +155,7 @@ def _chunks(n: int, per_image: int, xp):
     cache is faster than building all columns first (they are kh*kw times the input);
     a GPU gets the whole batch at once."""
     step = n if xp is not np else max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
-    return [slice(i, i + step) for i in range(0, n, step)]
+    return [slice(i, min(i + step, n)) for i in range(0, n, step)]
 
 
 def _col2im(acc, cols, ksize, grid, geom):
@@ -195,6 +202,57 @@ def _chunk_rows(grad, b, g, grid):
     return rows.reshape(g, rows.shape[0] // g, -1)
 
 
+def _image_columns(x, ksize, out, geom):
+    """For the per-image path: the windows of x padded as an (N, C, *kernel, *out) view,
+    whose image slices flattened are those images' columns, the batch chunks, and one
+    buffer (B, g, C/g * prod(kernel), prod(out)) that every chunk's columns reuse."""
+    view = _columns(x, ksize, out, geom, widen=False)[0]
+    view = _xp(x).moveaxis(view, 1 + len(ksize), 0)
+    n, c, g = x.shape[0], x.shape[1], geom[3]
+    k, p = c // g * math.prod(ksize), math.prod(out)
+    chunks = _chunks(n, k * g * p * x.itemsize, _xp(x))
+    return view, chunks, _xp(x).empty((chunks[0].stop if chunks else 0, g, k, p), x.dtype)
+
+
+def _image_cols(view, b, buf):
+    """The columns of the images in batch slice `b`, copied into the front of `buf`."""
+    cols = buf[:b.stop - b.start]
+    cols.reshape(view[b].shape)[...] = view[b]
+    return cols
+
+
+def _per_image_forward(x, w, geom, out, bias):
+    """`_conv_forward` for narrow columns: the weight times each image's columns (one
+    batched GEMM per chunk) is that image's output, written in place, already in NCHW
+    order; the bias is added while the chunk is still in cache."""
+    xp = _xp(x)
+    n, o, g = x.shape[0], w.shape[0], geom[3]
+    view, chunks, buf = _image_columns(x, tuple(w.shape[2:]), out, geom)
+    y = xp.empty((n, o) + out, x.dtype)
+    yg = y.reshape(n, g, o // g, math.prod(out))
+    wg = w.reshape(g, o // g, -1)
+    if bias is not None:
+        bias = bias.reshape(g, o // g, 1)
+    for b in chunks:
+        xp.matmul(wg, _image_cols(view, b, buf), out=yg[b])
+        if bias is not None:
+            yg[b] += bias
+    return y
+
+
+def _per_image_weight_grad(x, grad, geom, ksize):
+    """`_conv_weight_grad` for narrow columns: each image's columns times its output
+    gradient, transposed, summed over the batch."""
+    xp = _xp(x)
+    n, c, o, g = x.shape[0], x.shape[1], grad.shape[1], geom[3]
+    view, chunks, buf = _image_columns(x, ksize, tuple(grad.shape[2:]), geom)
+    rows = grad.reshape(n, g, o // g, math.prod(grad.shape[2:])).swapaxes(2, 3)
+    gw = xp.zeros((g, c // g * math.prod(ksize), o // g), x.dtype)
+    for b in chunks:
+        gw += xp.matmul(_image_cols(view, b, buf), rows[b]).sum(0)
+    return gw
+
+
 def _conv_forward(x, w, geom, out=None, bias=None):
     """(N, C, *in) conv (O, C/g, *k) [+ bias (O,)] -> (N, O, *out) on arrays of one dtype.
     `out` may ask for fewer positions than fit (a transposed convolution's output_padding
@@ -211,6 +269,9 @@ def _conv_forward(x, w, geom, out=None, bias=None):
     out = out or tuple(_out_size(s, lo, hi, k, st, d) for s, (lo, hi), k, st, d in
                        zip(x.shape[2:], geom[1], ksize, geom[0], geom[2]))
     n, c, o = x.shape[0], x.shape[1], w.shape[0]
+    if c // g * math.prod(ksize) < _NARROW:
+        y = _per_image_forward(x, w, geom, out, None if bias is None else _acc(bias))
+        return y if y.dtype == dtype else y.astype(dtype)
     view, grid = _columns(x, ksize, out, geom)
     crop = (slice(None), slice(None)) + tuple(slice(0, s) for s in out)
     wg = w.reshape(g, o // g, -1)
@@ -262,11 +323,15 @@ def _conv_weight_grad(x, grad, geom, ksize):
     g = geom[3]
     c = x.shape[1]
     o = grad.shape[1]
-    view, grid = _columns(x, ksize, tuple(grad.shape[2:]), geom)
-    gw = xp.zeros((g, c // g * math.prod(ksize), o // g), x.dtype)
-    for b in _chunks(x.shape[0], c * math.prod(ksize) * math.prod(grid) * x.itemsize, xp):
-        # columns on the left: OpenBLAS is faster with them as the untransposed operand
-        gw += _gemm(_chunk_cols(view, b, g), _chunk_rows(grad, b, g, grid).swapaxes(1, 2))
+    # columns on the left: OpenBLAS is faster with them as the untransposed operand
+    if c // g * math.prod(ksize) < _NARROW:
+        gw = _per_image_weight_grad(x, grad, geom, ksize)
+    else:
+        view, grid = _columns(x, ksize, tuple(grad.shape[2:]), geom)
+        gw = xp.zeros((g, c // g * math.prod(ksize), o // g), x.dtype)
+        for b in _chunks(x.shape[0], c * math.prod(ksize) * math.prod(grid) * x.itemsize,
+                         xp):
+            gw += _gemm(_chunk_cols(view, b, g), _chunk_rows(grad, b, g, grid).swapaxes(1, 2))
     gw = gw.swapaxes(1, 2).reshape((o, c // g) + tuple(ksize))
     return gw if gw.dtype == dtype else gw.astype(dtype)
 
