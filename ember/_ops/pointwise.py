@@ -1627,9 +1627,11 @@ class Relu(Function):
     def forward(ctx, a):
         if a.dtype is _dt.bool:
             raise RuntimeError("Boolean inputs not supported for relu")
-        # 0 first: on a tie NumPy's maximum returns its second operand, so relu(-0.0) is
-        # -0.0 as in torch; NaN propagates
-        out = _make(np.maximum(0, a._data))
+        # relu(-0.0) is -0.0 in torch. On a tie NumPy's maximum returns its second operand,
+        # except for float16, whose loop returns the first: 0 goes on the other side. NaN
+        # propagates either way.
+        x = a._data
+        out = _make(np.maximum(x, 0) if x.dtype == np.float16 else np.maximum(0, x))
         ctx.save_for_backward(out)
         return out
 

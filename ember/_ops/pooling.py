@@ -181,6 +181,7 @@ class _Scatter(Function):
         rows = g2.shape[0]
         if unique or g2.size == 0:
             out = xp.zeros((rows, P), g.dtype)
+            g2 = _plus_zero(g2)
             xp.put_along_axis(out, i2, g2, axis=1) if xp is np else _put_rows(out, i2, g2)
         elif xp is np and g.dtype in (np.float16, np.float32, np.float64):
             # as torch: each gradient added into zeros in output order, in the gradient's dtype
@@ -268,6 +269,15 @@ def _first_hit(get, K: int, best, xp, inside=None):
     return low
 
 
+def _plus_zero(g):
+    """g + 0: the same values except that -0.0 becomes +0.0, which is what torch's
+    gradients hold where they were added into zeros."""
+    return g + g.dtype.type(0) if g.dtype.kind == "f" or g.dtype.name == "bfloat16" else g
+
+
+_SAME_WIDTH_INT = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
 def _has_nan(a) -> bool:
     return (a.dtype.kind == "f" or a.dtype.name == "bfloat16") and bool(_xp(a).isnan(a).any())
 
@@ -351,10 +361,7 @@ class _MaxPool(Function):
     @staticmethod
     def backward(ctx, grad: Tensor, *_grad_indices):
         (_x,) = ctx.saved_tensors  # raises if the input was changed in place since
-        g = grad._data
-        xp = _xp(g)
-        if ctx.unique and not _has_nan(ctx.values) and (
-                _pair_tiles(ctx, g) or bool(xp.isfinite(g).all())):
+        if ctx.unique and not _has_nan(ctx.values):
             return _WindowScatter.apply(grad, ctx), *(None,) * 7
         L = ctx.geometry[-1]
         return _Scatter.apply(grad, _MaxPool.index(ctx), L, ctx.unique), *(None,) * 7
@@ -363,8 +370,8 @@ class _MaxPool(Function):
 class _WindowScatter(Function):
     """Max pooling's gradient for windows that do not overlap: per kernel offset, the
     gradient goes where that offset holds its window's maximum and no earlier offset
-    did (torch's tie rule), written through a strided view of the input gradient.
-    A multiply by the hit mask is what makes this fast, so it takes finite gradients."""
+    did (torch's tie rule), written through a strided view of the input gradient by a
+    multiply with the hit mask."""
 
     _node_name = "MaxPool2DWithIndicesBackwardBackward0"
 
@@ -372,6 +379,7 @@ class _WindowScatter(Function):
     def forward(ctx, grad: Tensor, pool):
         g = grad._data
         ctx.pool = pool
+        g = _plus_zero(g)
         if _pair_tiles(pool, g):
             return _make(_pair_tile_grad(pool.padded, pool.lanes, g))
         xp = _xp(g)
@@ -381,9 +389,13 @@ class _WindowScatter(Function):
         win = _windows(padded, nsp, o, k, s, d)
         # tiled windows write every element below, so nothing needs zeroing first
         gpad = (xp.empty if pool.tiled else xp.zeros)(padded.shape, g.dtype)
-        gwin = _windows(gpad, nsp, o, k, s, d)
+        # the gradient's bits, multiplied as integers by the 0/1 hit masks below: +0.0
+        # where a mask is 0, even under a negative, infinite or NaN gradient
+        ints = _SAME_WIDTH_INT[g.itemsize]
+        bits, gpad_bits = g.view(ints), gpad.view(ints)
+        gwin = _windows(gpad_bits, nsp, o, k, s, d)
         if xp is np:
-            gwin = np.lib.stride_tricks.as_strided(gpad, gwin.shape, gwin.strides)
+            gwin = np.lib.stride_tricks.as_strided(gpad_bits, gwin.shape, gwin.strides)
         inside = _inside(o, k, s, p, d, L, xp)
         taken = None
         for j, offset in enumerate(np.ndindex(*k)):
@@ -396,7 +408,7 @@ class _WindowScatter(Function):
             else:
                 hit = xp.greater(hit, taken)  # hit and not taken
                 xp.logical_or(taken, hit, out=taken)
-            xp.multiply(g, hit, out=gwin[key])
+            xp.multiply(bits, hit, out=gwin[key])
         return _make(gpad[(Ellipsis,) + tuple(slice(pi, pi + Li) for pi, Li in zip(p, L))])
 
     @staticmethod

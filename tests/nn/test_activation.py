@@ -472,8 +472,10 @@ def test_relu_threshold_backward_exact(dtype):
     (ty, tg), (ey, eg) = _relu_pair(x, g, dtype)
     np.testing.assert_array_equal(ey, ty)
     np.testing.assert_array_equal(eg, tg)
-    if dtype in ("float32", "float64"):  # relu(-0.0) is -0.0
-        np.testing.assert_array_equal(np.signbit(ey), np.signbit(ty))
+    # the sign of zeros: relu(-0.0) is -0.0, a gradient held back is +0.0 (NaN signs vary
+    # with torch's bfloat16 conversions and mean nothing)
+    for e, t in ((ey, ty), (eg, tg)):
+        np.testing.assert_array_equal(np.signbit(e[e == 0]), np.signbit(t[t == 0]))
     rng = np.random.default_rng(0)
     x = np.where(rng.random((64, 33)) < 0.3, 0.0, rng.standard_normal((64, 33)))
     g = np.where(rng.random(x.shape) < 0.2, inf, rng.standard_normal(x.shape))

@@ -277,9 +277,8 @@ def test_pooling_half_precision(dtype):
 
 # ----------------------------------------------------------------- max pooling: exact ties
 def _bits(a: np.ndarray) -> np.ndarray:
-    """A float array's bit patterns, so comparisons see infinities and NaN payloads. -0.0
-    counts as 0.0: torch adds gradients into zeros, where a -0.0 gradient becomes 0.0."""
-    a = a + a.dtype.type(0)
+    """A float array's bit patterns, so comparisons see infinities, NaN payloads and the
+    sign of zero (torch adds gradients into zeros, where a -0.0 gradient becomes 0.0)."""
     return a.view({2: np.uint16, 4: np.uint32, 8: np.uint64}[a.dtype.itemsize])
 
 
@@ -338,6 +337,24 @@ def test_max_pool2d_other_windows_ties_exact(kw):
     for i, x in enumerate(_tie_inputs(shape, np.float32, seed=3)):
         _exact_max_pool(x, np.random.default_rng(i).standard_normal(out_shape).astype(np.float32),
                         **kw)
+        _exact_max_pool(x, _upstream(out_shape, np.float32, i), **kw)
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+def test_max_pool_1d_3d_gradient_signs_exact(dims):
+    """Negative, -0.0, infinite and NaN gradients through 1-d and 3-d windows: the
+    positions that lose get +0.0 and -0.0 lands as +0.0, as in torch."""
+    shape = (2, 3) + (6,) * dims
+    fn = f"max_pool{dims}d"
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1)):
+        for i, x in enumerate(_tie_inputs(shape, np.float32, seed=dims)):
+            res = []
+            for lib, conv in ((torch, to_torch), (ember, to_ember)):
+                t = conv(x, True)
+                out = getattr(lib.nn.functional, fn)(t, **kw)
+                out.backward(conv(_upstream(tuple(out.shape), np.float32, i)))
+                res.append(_bits(to_numpy(t.grad)))
+            assert np.array_equal(res[0], res[1]), (kw, i)
 
 
 def test_max_pool2d_tiled_layouts_and_broadcast_grad():
