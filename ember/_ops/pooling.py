@@ -18,6 +18,7 @@ import sys
 import numpy as np
 
 from ember._device import array_module as _xp
+from ember._ops.pointwise import _SAME_WIDTH_INT
 from ember._ops.shape import squeeze, unsqueeze
 from ember._tensor import Tensor, _make
 from ember.amp.autocast_mode import _AUTOCAST, autocast_fp32
@@ -275,9 +276,6 @@ def _plus_zero(g):
     return g + g.dtype.type(0) if g.dtype.kind == "f" or g.dtype.name == "bfloat16" else g
 
 
-_SAME_WIDTH_INT = {2: np.int16, 4: np.int32, 8: np.int64}
-
-
 def _has_nan(a) -> bool:
     return (a.dtype.kind == "f" or a.dtype.name == "bfloat16") and bool(_xp(a).isnan(a).any())
 
@@ -377,9 +375,8 @@ class _WindowScatter(Function):
 
     @staticmethod
     def forward(ctx, grad: Tensor, pool):
-        g = grad._data
+        g = _plus_zero(grad._data)
         ctx.pool = pool
-        g = _plus_zero(g)
         if _pair_tiles(pool, g):
             return _make(_pair_tile_grad(pool.padded, pool.lanes, g))
         xp = _xp(g)
