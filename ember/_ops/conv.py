@@ -202,7 +202,7 @@ def _chunk_rows(grad, b, g, grid):
     return rows.reshape(g, rows.shape[0] // g, -1)
 
 
-def _image_columns(x, ksize, out, geom):
+def _per_image_plan(x, ksize, out, geom):
     """For the per-image path: the windows of x padded as an (N, C, *kernel, *out) view,
     whose image slices flattened are those images' columns, the batch chunks, and one
     buffer (B, g, C/g * prod(kernel), prod(out)) that every chunk's columns reuse."""
@@ -227,7 +227,7 @@ def _per_image_forward(x, w, geom, out, bias):
     order; the bias is added while the chunk is still in cache."""
     xp = _xp(x)
     n, o, g = x.shape[0], w.shape[0], geom[3]
-    view, chunks, buf = _image_columns(x, tuple(w.shape[2:]), out, geom)
+    view, chunks, buf = _per_image_plan(x, tuple(w.shape[2:]), out, geom)
     y = xp.empty((n, o) + out, x.dtype)
     yg = y.reshape(n, g, o // g, math.prod(out))
     wg = w.reshape(g, o // g, -1)
@@ -245,7 +245,7 @@ def _per_image_weight_grad(x, grad, geom, ksize):
     gradient, transposed, summed over the batch."""
     xp = _xp(x)
     n, c, o, g = x.shape[0], x.shape[1], grad.shape[1], geom[3]
-    view, chunks, buf = _image_columns(x, ksize, tuple(grad.shape[2:]), geom)
+    view, chunks, buf = _per_image_plan(x, ksize, tuple(grad.shape[2:]), geom)
     rows = grad.reshape(n, g, o // g, math.prod(grad.shape[2:])).swapaxes(2, 3)
     gw = xp.zeros((g, c // g * math.prod(ksize), o // g), x.dtype)
     for b in chunks:
