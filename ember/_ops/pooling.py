@@ -188,7 +188,8 @@ class _Scatter(Function):
             # as torch: each gradient added into zeros in output order, in the gradient's dtype
             flat = (np.arange(rows, dtype=np.int64)[:, None] * P + i2).reshape(-1)
             out = np.zeros((rows, P), g.dtype)
-            np.add.at(out.reshape(-1), flat, g2.reshape(-1))
+            with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is NaN, silently
+                np.add.at(out.reshape(-1), flat, g2.reshape(-1))
         else:
             flat = (xp.arange(rows, dtype=np.int64)[:, None] * P + i2).reshape(-1)
             work = g2.reshape(-1)
