@@ -202,6 +202,12 @@ def _chunk_rows(grad, b, g, grid):
     return rows.reshape(g, rows.shape[0] // g, -1)
 
 
+def _per_image(c: int, g: int, ksize) -> bool:
+    """Whether a convolution's columns are narrow enough (fewer than _NARROW rows per
+    image) for per-image GEMMs: the forward and the weight gradient take the same path."""
+    return c // g * math.prod(ksize) < _NARROW
+
+
 def _per_image_plan(x, ksize, out, geom):
     """For the per-image path: the windows of x padded as an (N, C, *kernel, *out) view,
     whose image slices flattened are those images' columns, the batch chunks, and one
@@ -269,7 +275,7 @@ def _conv_forward(x, w, geom, out=None, bias=None):
     out = out or tuple(_out_size(s, lo, hi, k, st, d) for s, (lo, hi), k, st, d in
                        zip(x.shape[2:], geom[1], ksize, geom[0], geom[2]))
     n, c, o = x.shape[0], x.shape[1], w.shape[0]
-    if c // g * math.prod(ksize) < _NARROW:
+    if _per_image(c, g, ksize):
         y = _per_image_forward(x, w, geom, out, None if bias is None else _acc(bias))
         return y if y.dtype == dtype else y.astype(dtype)
     view, grid = _columns(x, ksize, out, geom)
@@ -324,7 +330,7 @@ def _conv_weight_grad(x, grad, geom, ksize):
     c = x.shape[1]
     o = grad.shape[1]
     # columns on the left: OpenBLAS is faster with them as the untransposed operand
-    if c // g * math.prod(ksize) < _NARROW:
+    if _per_image(c, g, ksize):
         gw = _per_image_weight_grad(x, grad, geom, ksize)
     else:
         view, grid = _columns(x, ksize, tuple(grad.shape[2:]), geom)
